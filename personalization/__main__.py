@@ -1,0 +1,5 @@
+import sys
+
+from personalization.cli import main
+
+sys.exit(main())

@@ -1,0 +1,83 @@
+"""A small wrapper over a psycopg2 connection pool.
+
+Every caller borrows its own connection for one unit of work and gives it back, so no
+session is ever shared across requests. Timeouts are set on connect and per statement so a
+slow or dead database surfaces as `StoreUnavailable` instead of a hung conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import psycopg2.pool
+
+from personalization.settings import DatabaseSettings
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnavailable(RuntimeError):
+    """The database cannot be reached or did not answer in time."""
+
+
+class Database:
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self._settings = settings
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> "Database":
+        return cls(DatabaseSettings.from_env())
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                try:
+                    self._pool = psycopg2.pool.ThreadedConnectionPool(
+                        0,
+                        self._settings.pool_max,
+                        self._settings.url,
+                        connect_timeout=self._settings.connect_timeout_s,
+                        options=f"-c statement_timeout={self._settings.statement_timeout_ms}",
+                        application_name="personalization",
+                    )
+                except psycopg2.Error as exc:
+                    raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+            return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """Borrow a connection for one transaction: commit on success, roll back on error."""
+        pool = self._get_pool()
+        try:
+            conn = pool.getconn()
+        except psycopg2.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+        broken = False
+        try:
+            with conn:
+                yield conn
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            broken = True
+            raise StoreUnavailable(f"PostgreSQL failed: {exc}".strip()) from exc
+        finally:
+            pool.putconn(conn, close=broken or conn.closed != 0)
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        with self.connection() as conn:
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                yield cur
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None

