@@ -12,7 +12,8 @@ import logging
 import os
 import re
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import psycopg2
 
@@ -58,11 +59,15 @@ async def _call(operation: str, work: Callable[[], T], fallback: T) -> T:
     try:
         return await asyncio.wait_for(asyncio.to_thread(work), timeout=io_timeout_s())
     except asyncio.TimeoutError:
-        log.warning("personalization %s timed out after %.1fs; answering without it",
-                    operation, io_timeout_s())
+        log.warning(
+            "personalization %s timed out after %.1fs; answering without it",
+            operation,
+            io_timeout_s(),
+        )
     except (StoreUnavailable, ConfigurationError, psycopg2.Error) as exc:
-        log.warning("personalization %s failed (%s); answering without it",
-                    operation, type(exc).__name__)
+        log.warning(
+            "personalization %s failed (%s); answering without it", operation, type(exc).__name__
+        )
     return fallback
 
 

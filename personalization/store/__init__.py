@@ -1,4 +1,4 @@
-"""PostgreSQL persistence: a connection pool, versioned migrations and one repository per aggregate."""
+"""PostgreSQL persistence: a connection pool, versioned migrations, a repository per aggregate."""
 
 from personalization.store.db import Database, StoreUnavailable
 

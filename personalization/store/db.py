@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import psycopg2
 import psycopg2.extensions
@@ -33,7 +33,7 @@ class Database:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_env(cls) -> "Database":
+    def from_env(cls) -> Database:
         return cls(DatabaseSettings.from_env())
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
@@ -72,9 +72,11 @@ class Database:
 
     @contextmanager
     def cursor(self) -> Iterator[psycopg2.extras.RealDictCursor]:
-        with self.connection() as conn:
-            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                yield cur
+        with (
+            self.connection() as conn,
+            conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur,
+        ):
+            yield cur
 
     def close(self) -> None:
         with self._lock:

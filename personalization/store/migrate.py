@@ -1,9 +1,10 @@
 """Versioned SQL migrations.
 
 Files named `NNNN_description.sql` in the `migrations` package are applied in order, all
-pending ones in a single transaction (so a failure leaves the schema as it was), and recorded in `schema_migrations` with a checksum. An advisory lock makes
-concurrent runs (two processes starting at once) safe, and a changed checksum of an applied
-file is an error: an applied migration is history, and a new change needs a new file.
+pending ones in a single transaction (so a failure leaves the schema as it was), and are
+recorded in `schema_migrations` with a checksum. An advisory lock makes concurrent runs safe,
+and a changed checksum of an applied file is an error: an applied migration is history, and a
+new change needs a new file.
 """
 
 from __future__ import annotations

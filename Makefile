@@ -1,0 +1,35 @@
+# The two commands a new machine needs: `make run` and `make test`. Both set everything up.
+SHELL := /bin/bash
+VENV_PY := .venv/bin/python
+
+.PHONY: run test setup env up down train shell lint clean
+
+run: setup ## Start PostgreSQL, Redis, the action server and Rasa; Ctrl-C stops them
+	$(VENV_PY) -m stack run
+
+test: setup ## Lint, validate data, train if needed, run pytest and rasa test
+	scripts/test.sh
+
+setup:
+	@scripts/bootstrap.sh
+
+env: setup ## Print export lines for the stack (starts embedded servers if needed)
+	@$(VENV_PY) -m stack env
+
+up: setup ## Start the embedded servers, migrate and load demo customers, then return
+	$(VENV_PY) -m stack up
+
+down: setup ## Stop the embedded servers
+	$(VENV_PY) -m stack down
+
+train: setup ## Train the Rasa model if domain, config or data changed
+	$(VENV_PY) -m stack train
+
+shell: setup ## Chat in the terminal as SENDER (default cust-0001); needs `make run` in another terminal
+	$(VENV_PY) -m stack shell --sender "$${SENDER:-cust-0001}"
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+clean: down
+	rm -rf models results .data .rasa

@@ -1,0 +1,1 @@
+"""Rasa input channels of our own, referenced by module path from credentials.yml."""

@@ -1,0 +1,78 @@
+"""Helpers for action tests: trackers from JSON fixtures, the real domain, a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import personalization_client
+from personalization.demo_data import load_demo_customers
+from personalization.store import Database
+from personalization.store.customers import CustomerRepository
+from tests.conftest import PROJECT_ROOT
+
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "trackers"
+
+
+def load_tracker(name: str) -> Tracker:
+    return Tracker.from_dict(json.loads((FIXTURES / f"{name}.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def domain() -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+
+
+@dataclass
+class ActionResult:
+    messages: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    seconds: float
+
+
+def run_action(action: Action, tracker: Tracker, domain: dict[str, Any]) -> ActionResult:
+    """Run an action as the SDK would, timing the action itself.
+
+    The time is taken inside the event loop: `asyncio.run` also waits for abandoned worker
+    threads on exit, which the long-lived action server never does.
+    """
+    dispatcher = CollectingDispatcher()
+
+    async def timed() -> tuple[list[dict[str, Any]], float]:
+        started = time.monotonic()
+        events = await action.run(dispatcher, tracker, domain)
+        return events, time.monotonic() - started
+
+    events, seconds = asyncio.run(timed())
+    return ActionResult(dispatcher.messages, events, seconds)
+
+
+@pytest.fixture
+def store_with_demo_customers(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Database]:
+    """Point the action server's client at a fresh database holding the demo customers."""
+    load_demo_customers(CustomerRepository(db))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    personalization_client.reset()
+    yield db
+    personalization_client.reset()
+
+
+@pytest.fixture
+def store_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A database URL where nothing listens."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://shop@127.0.0.1:1/shop")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "2")
+    personalization_client.reset()
+    yield
+    personalization_client.reset()

@@ -1,0 +1,95 @@
+"""Shared fixtures: real PostgreSQL and Redis servers for the whole test session.
+
+The servers are started from the same embedded packages as the default stack, in a temporary
+directory, and stopped at the end. To the code under test they are simply servers at a URL,
+as a production PostgreSQL and Redis would be.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+import redis
+
+from personalization.settings import DatabaseSettings
+from personalization.store import Database
+from personalization.store.migrate import migrate
+from stack.services import EmbeddedPostgres, EmbeddedRedis
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Servers:
+    postgres: EmbeddedPostgres
+    redis: EmbeddedRedis
+    admin_url: str
+    redis_url: str
+
+    def database_url(self, name: str) -> str:
+        return self.admin_url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    root = tmp_path_factory.mktemp("servers")
+    postgres = EmbeddedPostgres(root / "pg", database="postgres")
+    embedded_redis = EmbeddedRedis(root / "redis")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        admin_url = postgres.start()
+    redis_url = embedded_redis.start()
+    try:
+        yield Servers(postgres, embedded_redis, admin_url, redis_url)
+    finally:
+        embedded_redis.stop()
+        postgres.stop()
+
+
+def create_database(servers: Servers, prefix: str = "test") -> str:
+    """A new, empty database on the session's server; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(servers.admin_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return servers.database_url(name)
+
+
+@pytest.fixture
+def empty_database_url(servers: Servers) -> str:
+    return create_database(servers)
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A fresh database with every migration applied."""
+    db = Database(DatabaseSettings(url=empty_database_url))
+    try:
+        migrate(db)
+    finally:
+        db.close()
+    return empty_database_url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(DatabaseSettings(url=database_url))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def redis_client(servers: Servers) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(servers.redis_url, decode_responses=True)
+    yield client
+    client.close()
