@@ -1,0 +1,60 @@
+"""The first stage of the two-stage fallback, in the customer's words.
+
+Rasa's default asks "Did you mean 'bot_challenge'?"; customers should never see intent names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+NLU_FALLBACK = "nlu_fallback"
+
+# How the bot names each intent when it asks for confirmation. Every intent in domain.yml
+# needs an entry; tests/actions/test_fallback.py checks this.
+INTENT_DESCRIPTIONS: dict[str, str] = {
+    "greet": "say hello",
+    "goodbye": "say goodbye",
+    "thank": "say thanks",
+    "bot_challenge": "ask whether you're talking to a bot",
+    "out_of_scope": "ask about something other than the shop",
+}
+
+
+def intent_to_confirm(latest_message: dict[str, Any]) -> str | None:
+    """The best real intent: below the fallback threshold, the runner-up of the ranking."""
+    ranking = [
+        entry.get("name")
+        for entry in latest_message.get("intent_ranking") or []
+        if entry.get("name") and entry.get("name") != NLU_FALLBACK
+    ]
+    if ranking:
+        return ranking[0]
+    name = (latest_message.get("intent") or {}).get("name")
+    return name if name and name != NLU_FALLBACK else None
+
+
+class ActionAskAffirmation(Action):
+    def name(self) -> str:
+        return "action_default_ask_affirmation"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        intent = intent_to_confirm(tracker.latest_message)
+        if intent is None:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        description = INTENT_DESCRIPTIONS.get(intent, intent.replace("_", " "))
+        dispatcher.utter_message(
+            response="utter_ask_affirmation",
+            intent_description=description,
+            buttons=[
+                {"title": "Yes", "payload": f"/{intent}"},
+                {"title": "No", "payload": "/out_of_scope"},
+            ],
+        )
+        return []

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+
+from actions.fallback import INTENT_DESCRIPTIONS, ActionAskAffirmation, intent_to_confirm
+from tests.actions.conftest import load_tracker, run_action
+
+
+def test_every_domain_intent_has_a_customer_facing_description(domain: dict[str, Any]) -> None:
+    assert set(domain["intents"]) <= set(INTENT_DESCRIPTIONS)
+
+
+def test_the_best_real_intent_is_confirmed_in_plain_words(domain: dict[str, Any]) -> None:
+    result = run_action(ActionAskAffirmation(), load_tracker("fallback_after_gibberish"), domain)
+    assert len(result.messages) == 1
+    message = result.messages[0]
+    assert message["response"] == "utter_ask_affirmation"
+    assert message["intent_description"] == "ask whether you're talking to a bot"
+    assert message["buttons"] == [
+        {"title": "Yes", "payload": "/bot_challenge"},
+        {"title": "No", "payload": "/out_of_scope"},
+    ]
+    assert result.events == []
+
+
+def test_without_any_ranking_the_user_is_asked_to_rephrase(domain: dict[str, Any]) -> None:
+    tracker = Tracker.from_dict(
+        {
+            "sender_id": "visitor-1",
+            "slots": {},
+            "latest_message": {"intent": {"name": "nlu_fallback", "confidence": 0.55}},
+            "events": [],
+        }
+    )
+    result = run_action(ActionAskAffirmation(), tracker, domain)
+    assert [m["response"] for m in result.messages] == ["utter_ask_rephrase"]
+
+
+def test_intent_to_confirm_skips_the_fallback_intent() -> None:
+    message = {
+        "intent": {"name": "nlu_fallback"},
+        "intent_ranking": [{"name": "nlu_fallback"}, {"name": "greet"}, {"name": "thank"}],
+    }
+    assert intent_to_confirm(message) == "greet"
+    assert intent_to_confirm({"intent": {"name": "thank"}}) == "thank"

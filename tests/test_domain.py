@@ -1,0 +1,54 @@
+"""Consistency of domain.yml with the data and the action code.
+
+`rasa data validate` warns about responses that no story or rule uses, but some responses
+are only ever sent by custom actions or Rasa's default actions, and the validator cannot see
+those. This test closes the gap: every response is reachable, and every response an action
+names exists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import PROJECT_ROOT
+
+# Responses Rasa's own default actions send (two-stage fallback and default fallback).
+SENT_BY_RASA_DEFAULT_ACTIONS = {"utter_ask_rephrase", "utter_default"}
+
+
+def domain_responses() -> set[str]:
+    return set(yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())["responses"])
+
+
+def responses_in_stories_and_rules() -> set[str]:
+    used = set()
+    for path in (PROJECT_ROOT / "data").rglob("*.yml"):
+        used |= set(re.findall(r"action:\s*(utter_\w+)", path.read_text()))
+    return used
+
+
+def responses_named_by_actions() -> set[str]:
+    named = set()
+    for path in Path(PROJECT_ROOT / "actions").rglob("*.py"):
+        named |= set(re.findall(r"response=\"(utter_\w+)\"", path.read_text()))
+    return named
+
+
+def test_every_response_an_action_sends_is_in_the_domain() -> None:
+    assert responses_named_by_actions() <= domain_responses()
+
+
+def test_every_response_is_used_somewhere() -> None:
+    reachable = (
+        responses_in_stories_and_rules()
+        | responses_named_by_actions()
+        | SENT_BY_RASA_DEFAULT_ACTIONS
+    )
+    assert domain_responses() - reachable == set()
+
+
+def test_every_response_used_in_stories_and_rules_exists() -> None:
+    assert responses_in_stories_and_rules() <= domain_responses()
