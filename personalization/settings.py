@@ -15,6 +15,7 @@ class DatabaseSettings:
     url: str
     connect_timeout_s: int = 3
     statement_timeout_ms: int = 5000
+    pool_min: int = 2
     pool_max: int = 8
 
     @classmethod
@@ -28,6 +29,7 @@ class DatabaseSettings:
             url=url,
             connect_timeout_s=_int_env("DB_CONNECT_TIMEOUT_S", 3),
             statement_timeout_ms=_int_env("DB_STATEMENT_TIMEOUT_MS", 5000),
+            pool_min=_int_env("DB_POOL_MIN", 2),
             pool_max=_int_env("DB_POOL_MAX", 8),
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,6 +22,9 @@ from personalization.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
 
+# A pooled connection idle for longer than this is checked before use.
+_PING_IF_IDLE_S = 5.0
+
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached or did not answer in time."""
@@ -31,6 +35,7 @@ class Database:
         self._settings = settings
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._lock = threading.Lock()
+        self._last_used: dict[int, float] = {}
 
     @classmethod
     def from_env(cls) -> Database:
@@ -40,8 +45,9 @@ class Database:
         with self._lock:
             if self._pool is None:
                 try:
+                    # psycopg2 keeps at most `minconn` idle connections and closes the rest.
                     self._pool = psycopg2.pool.ThreadedConnectionPool(
-                        0,
+                        min(self._settings.pool_min, self._settings.pool_max),
                         self._settings.pool_max,
                         self._settings.url,
                         connect_timeout=self._settings.connect_timeout_s,
@@ -52,14 +58,33 @@ class Database:
                     raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
             return self._pool
 
+    def _borrow(self, pool: psycopg2.pool.ThreadedConnectionPool) -> psycopg2.extensions.connection:
+        """A live connection; one idle for a while is pinged, as the server may have restarted."""
+        try:
+            # Every idle connection may be dead after a restart, including those the pool
+            # opened up front; only one used a moment ago is trusted without a ping.
+            for _ in range(self._settings.pool_max + 1):
+                conn = pool.getconn()
+                used_at = self._last_used.pop(id(conn), None)
+                if used_at is not None and time.monotonic() - used_at <= _PING_IF_IDLE_S:
+                    return conn
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT 1")
+                    conn.rollback()
+                    return conn
+                except psycopg2.Error:
+                    log.info("dropping a pooled connection that died while idle")
+                    pool.putconn(conn, close=True)
+            return pool.getconn()
+        except psycopg2.Error as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+
     @contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """Borrow a connection for one transaction: commit on success, roll back on error."""
         pool = self._get_pool()
-        try:
-            conn = pool.getconn()
-        except psycopg2.Error as exc:
-            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}".strip()) from exc
+        conn = self._borrow(pool)
         broken = False
         try:
             with conn:
@@ -68,6 +93,7 @@ class Database:
             broken = True
             raise StoreUnavailable(f"PostgreSQL failed: {exc}".strip()) from exc
         finally:
+            self._last_used[id(conn)] = time.monotonic()
             pool.putconn(conn, close=broken or conn.closed != 0)
 
     @contextmanager

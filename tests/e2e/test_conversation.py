@@ -243,6 +243,49 @@ def test_slack_webhook_answers_503_while_slack_is_not_configured(stack: RunningS
     assert "SLACK_SIGNING_SECRET" in reply.json()["error"]
 
 
+def test_a_postgres_outage_degrades_replies_and_loses_no_events(
+    stack: RunningStack, servers: Servers
+) -> None:
+    known, visitor = "cust-0004", f"visitor-{uuid.uuid4().hex[:8]}"
+    assert stack.texts(known, "hi")[0] in variants("utter_welcome_back", customer_name="Dev")
+    servers.postgres.stop()
+    try:
+        # A known customer starting a conversation now cannot be recognised: generic welcome.
+        outage_sender = "cust-0001"
+        client = redis.Redis.from_url(stack.redis_url)
+        client.delete(f"{stack.key_prefix}:tracker:{outage_sender}")
+        client.close()
+        welcome = stack.texts(outage_sender, "hello")
+        assert welcome[0] in variants("utter_welcome")
+        assert stack.texts(known, "are you a bot?") == [*variants("utter_iamabot")]
+        assert stack.texts(visitor, "hi")[0] in variants("utter_welcome")
+    finally:
+        servers.postgres.start()
+
+    # Conversations kept going to Redis: Rasa did not fall back to an in-memory store.
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    try:
+        tracker = json.loads(client.get(f"{stack.key_prefix}:tracker:{visitor}"))
+    finally:
+        client.close()
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["hi"]
+
+    # Once PostgreSQL is back, the next event flushes what was buffered (retry after 5 s).
+    time.sleep(6)
+    stack.texts(known, "thanks")
+    conn = psycopg2.connect(stack.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT data FROM events WHERE sender_id = %s ORDER BY id", (known,))
+            texts = [json.loads(r[0]).get("text") for r in cur.fetchall()]
+    finally:
+        conn.close()
+    user_texts = [t for t in texts if t in ("hi", "are you a bot?", "thanks")]
+    assert user_texts == ["hi", "are you a bot?", "thanks"]
+    for server_log in ("rasa.log", "actions.log"):
+        assert "Traceback" not in (stack.log.parent / "logs" / server_log).read_text()
+
+
 def test_ctrl_c_stops_the_bot_but_leaves_servers_it_did_not_start(
     stack: RunningStack, servers: Servers
 ) -> None:

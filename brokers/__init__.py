@@ -1,0 +1,1 @@
+"""Rasa event brokers of our own, referenced by module path from endpoints.yml."""
