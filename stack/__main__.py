@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,9 +23,9 @@ from types import FrameType
 
 from personalization.demo_data import load_demo_customers
 from personalization.settings import DatabaseSettings
-from personalization.store import Database
+from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
-from personalization.store.migrate import migrate
+from personalization.store.migrate import MigrationError, migrate
 from stack import environment, processes
 from stack.environment import PROJECT_ROOT, StackEnvironment
 from stack.services import ServiceError
@@ -47,6 +48,23 @@ def _up() -> StackEnvironment:
     env = environment.resolve()
     _prepare_database(env)
     return env
+
+
+# What can go wrong for reasons outside this code; reported in one line, never a traceback.
+_FAILURES = (
+    processes.ProcessError,
+    ServiceError,
+    environment.StackConfigError,
+    StoreUnavailable,
+    MigrationError,
+    subprocess.CalledProcessError,
+)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, subprocess.CalledProcessError):
+        return f"`{' '.join(map(str, exc.cmd[1:4]))}` failed with exit code {exc.returncode}"
+    return str(exc)
 
 
 class _Stop(Exception):
@@ -116,8 +134,8 @@ def _run(args: argparse.Namespace) -> int:
             time.sleep(1)
     except _Stop as stop:
         print(f"\nstopping ({stop})…", flush=True)
-    except (processes.ProcessError, ServiceError, environment.StackConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except _FAILURES as exc:
+        print(f"error: {_describe(exc)}", file=sys.stderr)
         code = 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -188,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                 key: os.environ.get(key) or value for key, value in environment.DEFAULTS.items()
             }
             return chat(values, args.sender)
-    except (ServiceError, environment.StackConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except _FAILURES as exc:
+        print(f"error: {_describe(exc)}", file=sys.stderr)
         return 1
     return 0
 
