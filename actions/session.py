@@ -59,9 +59,12 @@ class ActionSessionStart(Action):
             ]
         else:
             log.info("session started for known customer %s", customer.id)
-            dispatcher.utter_message(
-                response="utter_welcome_back", customer_name=customer.first_name
-            )
+            if customer.first_name:
+                dispatcher.utter_message(
+                    response="utter_welcome_back", customer_name=customer.first_name
+                )
+            else:  # known from an order export, but never told us their name
+                dispatcher.utter_message(response="utter_welcome")
             events += [
                 SlotSet("customer_id", customer.id),
                 SlotSet("customer_name", customer.first_name),

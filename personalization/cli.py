@@ -10,9 +10,15 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 from personalization.demo_data import load_demo_customers
+from personalization.importer.transactions import ImportFormatError, Limits, TransactionImporter
+from personalization.pseudonym import pseudonym_key_from_env
 from personalization.settings import ConfigurationError
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
@@ -35,6 +41,29 @@ def _cmd_demo_data(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     return {"customers_loaded": loaded, "customers_total": repo.count()}
 
 
+def _cmd_import_transactions(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    importer = TransactionImporter(
+        db,
+        pseudonym_key_from_env(),
+        Limits(max_quantity=args.max_quantity, max_unit_price=Decimal(args.max_unit_price)),
+    )
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    with tqdm(
+        total=args.file.stat().st_size if args.file.is_file() else 0,
+        unit="B",
+        unit_scale=True,
+        desc="import",
+        disable=not show_progress,
+    ) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = importer.import_file(args.file, rejects_path=args.rejects, progress=progress)
+    return report.as_dict()
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="personalization", description="Personalization engine for the support assistant."
@@ -50,6 +79,28 @@ def _build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--customers", type=int, default=50, help="how many (default 50)")
     cmd.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     cmd.set_defaults(handler=_cmd_demo_data)
+
+    cmd = commands.add_parser(
+        "import-transactions",
+        help="import an order export (CSV or .csv.gz in the Online Retail shape)",
+        description="Validate and import an order export. Rejected rows are counted by reason "
+        "and, with --rejects, written to a CSV. Re-running the same file changes nothing.",
+    )
+    cmd.add_argument("file", type=Path, help="the export, e.g. online_retail.csv.gz")
+    cmd.add_argument("--rejects", type=Path, help="write rejected rows with their reason here")
+    cmd.add_argument(
+        "--max-quantity",
+        type=int,
+        default=Limits.max_quantity,
+        help="larger quantities are rejected as outliers (default %(default)s)",
+    )
+    cmd.add_argument(
+        "--max-unit-price",
+        default=str(Limits.max_unit_price),
+        help="higher unit prices are rejected as outliers (default %(default)s)",
+    )
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cmd.set_defaults(handler=_cmd_import_transactions)
     return parser
 
 
@@ -80,7 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE_UNAVAILABLE
-    except MigrationError as exc:
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MigrationError, ImportFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -126,8 +127,23 @@ def resolve(
     values["ACTION_ENDPOINT_URL"] = environ.get("ACTION_ENDPOINT_URL") or (
         f"http://{values['ACTION_HOST']}:{values['ACTION_PORT']}/webhook"
     )
+    values["PSEUDONYM_KEY"] = environ.get("PSEUDONYM_KEY") or _local_pseudonym_key(root)
     values["STACK_DATA_DIR"] = str(root)
     return StackEnvironment(values=values, started=started)
+
+
+def _local_pseudonym_key(root: Path) -> str:
+    """A random key kept beside the embedded data, so imported ids stay stable across runs.
+
+    Production sets PSEUDONYM_KEY from its secret store instead.
+    """
+    path = root / "pseudonym.key"
+    if not path.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 def stop_embedded(

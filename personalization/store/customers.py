@@ -12,15 +12,17 @@ from personalization.store.db import Database
 @dataclass(frozen=True)
 class Customer:
     id: str
-    display_name: str
+    display_name: str | None
     email: str | None = None
     country: str | None = None
     language: str = "en"
     preferences: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def first_name(self) -> str:
-        return self.display_name.split()[0]
+    def first_name(self) -> str | None:
+        """The name to greet with, if the customer gave one."""
+        parts = (self.display_name or "").split()
+        return parts[0] if parts else None
 
 
 _COLUMNS = "id, display_name, email, country, language, preferences"

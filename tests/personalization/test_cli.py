@@ -4,12 +4,16 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT
 
 
-def run_cli(*args: str, database_url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+def run_cli(
+    *args: str, database_url: str | None, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PSEUDONYM_KEY")}
+    env.update(extra_env)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     env["DB_CONNECT_TIMEOUT_S"] = "2"
@@ -51,3 +55,42 @@ def test_help_lists_the_commands() -> None:
     result = run_cli("--help", database_url=None)
     assert result.returncode == 0
     assert "migrate" in result.stdout and "demo-data" in result.stdout
+
+
+def test_import_transactions_reports_json_and_needs_a_pseudonym_key(
+    database_url: str, tmp_path: Path
+) -> None:
+    export = tmp_path / "orders.csv"
+    export.write_text(
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00+00:00,2.55,17850,United Kingdom\n"
+        "536366,22633,HAND WARMER,6,2010-12-01 08:28:00+00:00,1.85,,United Kingdom\n"
+    )
+    without_key = run_cli("import-transactions", str(export), database_url=database_url)
+    assert without_key.returncode == 2
+    assert "PSEUDONYM_KEY" in without_key.stderr
+
+    result = run_cli(
+        "--json",
+        "import-transactions",
+        str(export),
+        "--rejects",
+        str(tmp_path / "rej.csv"),
+        database_url=database_url,
+        PSEUDONYM_KEY="k" * 32,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["rows_read"], report["rows_imported"], report["orders"]) == (2, 1, 1)
+    assert report["rejected_by_reason"] == {"missing customer id": 1}
+    assert "missing customer id" in (tmp_path / "rej.csv").read_text()
+
+
+def test_import_of_a_file_of_another_shape_exits_1(database_url: str, tmp_path: Path) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    result = run_cli(
+        "import-transactions", str(other), database_url=database_url, PSEUDONYM_KEY="k" * 32
+    )
+    assert result.returncode == 1
+    assert "lacks the columns" in result.stderr and "Traceback" not in result.stderr

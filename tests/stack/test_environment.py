@@ -20,7 +20,7 @@ def test_configured_urls_are_used_and_nothing_is_started(servers: Servers, tmp_p
         }
     )
     assert env.started == []
-    assert list(tmp_path.iterdir()) == [], "no embedded server may be created"
+    assert not (tmp_path / "postgres").exists() and not (tmp_path / "redis").exists()
     assert env.values["DATABASE_URL"] == servers.database_url("elsewhere")
     port = servers.redis_url.rsplit(":", 1)[1].split("/")[0]
     assert env.values["REDIS_HOST"] == "127.0.0.1"
@@ -86,3 +86,19 @@ def test_non_postgres_database_url_is_refused(tmp_path: Path) -> None:
 def test_exports_quote_values_for_the_shell() -> None:
     env = environment.StackEnvironment({"A": "plain", "B": "has space"})
     assert env.exports() == "export A=plain\nexport B='has space'"
+
+
+def test_a_local_pseudonym_key_is_created_once_and_kept_private(
+    servers: Servers, tmp_path: Path
+) -> None:
+    environ = {
+        "DATABASE_URL": servers.database_url("x"),
+        "REDIS_URL": servers.redis_url,
+        "STACK_DATA_DIR": str(tmp_path),
+    }
+    first = environment.resolve(environ).values["PSEUDONYM_KEY"]
+    assert len(first) == 64
+    assert environment.resolve(environ).values["PSEUDONYM_KEY"] == first
+    assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0
+    configured = environment.resolve({**environ, "PSEUDONYM_KEY": "from-the-secret-store"})
+    assert configured.values["PSEUDONYM_KEY"] == "from-the-secret-store"
