@@ -255,17 +255,27 @@ class TransactionImporter:
                 rejects.writerow(["line", "reason", *REQUIRED_COLUMNS])
             seen_customers: set[str] = set()
             seen_products: set[str] = set()
+            seen_invoices: set[str] = set()
             next_line_no: dict[str, int] = {}
             batch: list[tuple[str, list[Line]]] = []
             try:
                 for invoice, lines in _invoices(reader, report, self._limits, rejects):
                     batch.append((invoice, lines))
                     if len(batch) >= self._batch_invoices:
-                        self._write(batch, next_line_no, seen_customers, seen_products, report)
+                        self._write(
+                            batch,
+                            next_line_no,
+                            seen_customers,
+                            seen_products,
+                            seen_invoices,
+                            report,
+                        )
                         batch = []
                         if progress:
                             progress(bytes_read(), total_bytes)
-                self._write(batch, next_line_no, seen_customers, seen_products, report)
+                self._write(
+                    batch, next_line_no, seen_customers, seen_products, seen_invoices, report
+                )
             except (OSError, EOFError, csv.Error) as exc:
                 raise ImportFormatError(
                     f"{path} is damaged after {report.rows_read} rows ({exc}); the "
@@ -279,6 +289,8 @@ class TransactionImporter:
             if rejects_file:
                 rejects_file.close()
         report.customers, report.products = len(seen_customers), len(seen_products)
+        report.orders = sum(1 for invoice in seen_invoices if not invoice.startswith("C"))
+        report.returns = len(seen_invoices) - report.orders
         report.seconds = time.monotonic() - started
         log.info(
             "imported %d of %d rows in %.1fs",
@@ -304,6 +316,7 @@ class TransactionImporter:
         next_line_no: dict[str, int],
         seen_customers: set[str],
         seen_products: set[str],
+        seen_invoices: set[str],
         report: ImportReport,
     ) -> None:
         if not batch:
@@ -335,9 +348,7 @@ class TransactionImporter:
             if not lines[0].is_return:
                 total = sum((line.quantity * line.unit_price for line in lines), Decimal(0))
                 orders.append((invoice, customer_id, lines[0].at, lines[0].country, total))
-                report.orders += 1
-            else:
-                report.returns += 1
+            seen_invoices.add(invoice)
             report.rows_imported += len(lines)
         seen_customers.update(customers)
         seen_products.update(products)

@@ -110,6 +110,7 @@ def test_import_writes_orders_returns_and_reports_rejects(db: Database, tmp_path
 
     assert report.rows_read == 9
     assert report.rows_imported == 5
+    assert (report.orders, report.returns, report.customers) == (2, 1, 2), "100001 counts once"
     assert dict(report.rejected) == {
         "exact duplicate of an earlier row": 1,
         "not a product (postage, fee, discount or manual adjustment)": 1,
