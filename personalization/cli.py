@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,17 @@ from tqdm import tqdm
 from personalization.demo_data import load_demo_customers
 from personalization.importer.transactions import ImportFormatError, Limits, TransactionImporter
 from personalization.pseudonym import pseudonym_key_from_env
+from personalization.segments import Segmenter
 from personalization.settings import ConfigurationError
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import MigrationError, applied_versions, migrate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE_UNAVAILABLE = 0, 1, 2, 3
+
+
+class CommandError(RuntimeError):
+    """The command cannot do what was asked; the message says why."""
 
 
 def _cmd_migrate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
@@ -64,6 +70,38 @@ def _cmd_import_transactions(args: argparse.Namespace, db: Database) -> dict[str
     return report.as_dict()
 
 
+def _cmd_segment(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    segmenter = Segmenter(db)
+    if args.customer:
+        assignment = segmenter.rescore(args.customer)
+        if assignment is None:
+            raise CommandError(
+                f"{args.customer} cannot be re-scored: no orders, or no segmentation run yet"
+            )
+        return {
+            "customer_id": assignment.customer_id,
+            "segment": assignment.segment,
+            "cluster": assignment.cluster,
+            "rfm_scores": {"r": assignment.r, "f": assignment.f, "m": assignment.m},
+            "recency_days": assignment.rfm.recency_days,
+            "frequency": assignment.rfm.frequency,
+            "monetary": round(assignment.rfm.monetary, 2),
+        }
+    try:
+        result = segmenter.run(as_of=args.as_of, k_range=range(args.k_min, args.k_max + 1))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    return result.summary()
+
+
+def _as_of(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date: {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="personalization", description="Personalization engine for the support assistant."
@@ -101,6 +139,22 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     cmd.set_defaults(handler=_cmd_import_transactions)
+
+    cmd = commands.add_parser(
+        "segment",
+        help="RFM scores and K-Means segments for every customer, or re-score one",
+        description="Score every customer with orders (RFM quintiles), cluster them with "
+        "K-Means (k by silhouette) and name their segments; prints the silhouette curve.",
+    )
+    cmd.add_argument("--customer", help="re-score only this customer with the latest model")
+    cmd.add_argument(
+        "--as-of",
+        type=_as_of,
+        help="reference date for recency (default: the day after the last order)",
+    )
+    cmd.add_argument("--k-min", type=int, default=2, help="smallest k tried (default 2)")
+    cmd.add_argument("--k-max", type=int, default=8, help="largest k tried (default 8)")
+    cmd.set_defaults(handler=_cmd_segment)
     return parser
 
 
@@ -134,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (MigrationError, ImportFormatError) as exc:
+    except (MigrationError, ImportFormatError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
