@@ -118,3 +118,20 @@ def test_database_that_never_answers_is_cut_off_by_the_io_timeout(
     assert [m["response"] for m in result.messages] == ["utter_welcome"]
     assert result.seconds < 2, f"the action waited {result.seconds:.1f}s for a silent database"
     assert "timed out" in caplog.text
+
+
+def test_known_customer_without_a_name_is_recognised_but_greeted_generically(
+    domain: dict[str, Any], store_with_demo_customers: Any
+) -> None:
+    from personalization.store.customers import Customer, CustomerRepository
+
+    CustomerRepository(store_with_demo_customers).upsert(Customer("cust-0001", None))
+    result = run_action(
+        ActionSessionStart(), load_tracker("session_start_sender_is_customer"), domain
+    )
+    assert [m["response"] for m in result.messages] == ["utter_welcome"]
+    assert slots_set(result.events) == {
+        "customer_id": "cust-0001",
+        "customer_name": None,
+        "customer_known": True,
+    }
