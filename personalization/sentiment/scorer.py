@@ -1,0 +1,159 @@
+"""Message scores in [-1, 1] with a label.
+
+Two scorers share one interface:
+
+- `LexiconScorer`: VADER plus our support lexicon and rules. No model files, well under a
+  millisecond; the fallback whenever the trained scorer is unavailable.
+- `TrainedScorer`: a ridge regression over MiniLM sentence embeddings, VADER's four scores
+  and the support features, fitted to human ratings. It predicts a rating on the raters'
+  -4..4 scale, divided by 4.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from personalization.sentiment.lexicon import support_features
+
+log = logging.getLogger(__name__)
+
+LABELS = ("negative", "neutral", "positive")
+DEFAULT_MODEL_PATH = Path("models") / "sentiment" / "model.joblib"
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    score: float
+    label: str
+
+
+def label_for(score: float, threshold: float) -> str:
+    if score > threshold:
+        return "positive"
+    if score < -threshold:
+        return "negative"
+    return "neutral"
+
+
+class SentimentScorer(Protocol):
+    name: str
+
+    def score_many(self, texts: list[str]) -> list[Sentiment]: ...
+
+    def score(self, text: str) -> Sentiment: ...
+
+
+class LexiconScorer:
+    name = "vader+support-lexicon"
+    # VADER's documented neutral band for its compound score.
+    threshold = 0.05
+
+    def __init__(self) -> None:
+        self._vader = SentimentIntensityAnalyzer()
+
+    def vader_scores(self, text: str) -> dict[str, float]:
+        return self._vader.polarity_scores(text)
+
+    def features(self, texts: list[str]) -> np.ndarray:
+        """VADER's neg, neu, pos, compound, then the four support features."""
+        rows = []
+        for text in texts:
+            vader = self._vader.polarity_scores(text)
+            rows.append(
+                [
+                    vader["neg"],
+                    vader["neu"],
+                    vader["pos"],
+                    vader["compound"],
+                    *support_features(text),
+                ]
+            )
+        return np.array(rows, dtype=np.float32).reshape(len(texts), 8)
+
+    def _combine(self, row: np.ndarray) -> float:
+        compound, negative, positive, escalation, shouting = row[3], *row[4:]
+        value = compound + 0.12 * (negative + positive) - 0.25 * escalation
+        if shouting > 0.6 and value < 0:
+            value -= 0.1
+        return float(np.clip(value, -1.0, 1.0))
+
+    def score_many(self, texts: list[str]) -> list[Sentiment]:
+        scores = [self._combine(row) for row in self.features(texts)]
+        return [Sentiment(round(s, 4), label_for(s, self.threshold)) for s in scores]
+
+    def score(self, text: str) -> Sentiment:
+        return self.score_many([text])[0]
+
+
+class TrainedScorer:
+    name = "minilm+vader+support-ridge"
+    # A rating of ±0.5 on the raters' ±4 scale, the bounds of "neutral" in the ground truth.
+    threshold = 0.125
+
+    def __init__(
+        self,
+        regressor: Any,
+        encoder: Any,
+        lexicon: LexiconScorer | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self._regressor = regressor
+        self._encoder = encoder
+        self._lexicon = lexicon or LexiconScorer()
+        self.meta = meta or {}
+
+    def features(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        if embeddings is None:
+            embeddings = self._encoder.encode(texts)
+        return np.hstack([embeddings, self._lexicon.features(texts)])
+
+    def predict_ratings(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+        return np.clip(self._regressor.predict(self.features(texts, embeddings)), -4.0, 4.0)
+
+    def score_many(self, texts: list[str]) -> list[Sentiment]:
+        if not texts:
+            return []
+        scores = self.predict_ratings(texts) / 4.0
+        return [Sentiment(round(float(s), 4), label_for(float(s), self.threshold)) for s in scores]
+
+    def score(self, text: str) -> Sentiment:
+        return self.score_many([text])[0]
+
+    def save(self, path: Path) -> None:
+        import joblib
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        joblib.dump({"regressor": self._regressor, "meta": self.meta}, temporary)
+        temporary.replace(path)  # atomic: a reader never sees half a model
+        path.with_suffix(".json").write_text(json.dumps(self.meta, indent=2, default=str))
+
+
+def load_scorer(path: Path | None = None) -> SentimentScorer:
+    """The trained scorer if its files load, otherwise the lexicon scorer (with a warning)."""
+    path = path or Path(os.environ.get("SENTIMENT_MODEL_PATH", DEFAULT_MODEL_PATH))
+    if not path.is_file():
+        log.warning("no sentiment model at %s; scoring with VADER and the support lexicon", path)
+        return LexiconScorer()
+    try:
+        import joblib
+
+        from personalization.embeddings import EncoderUnavailable, shared_encoder
+
+        stored = joblib.load(path)
+        return TrainedScorer(stored["regressor"], shared_encoder(), meta=stored.get("meta"))
+    except (OSError, KeyError, ValueError, EOFError, EncoderUnavailable) as exc:
+        log.warning(
+            "sentiment model %s unusable (%s); scoring with VADER and the support lexicon",
+            path,
+            type(exc).__name__,
+        )
+        return LexiconScorer()
