@@ -15,11 +15,18 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import redis
 from tqdm import tqdm
 
 from personalization.demo_data import load_demo_customers
 from personalization.embeddings import EncoderUnavailable, shared_encoder
 from personalization.importer.transactions import ImportFormatError, Limits, TransactionImporter
+from personalization.privacy import (
+    ConversationStore,
+    PrivacyError,
+    erase_customer,
+    export_customer,
+)
 from personalization.pseudonym import pseudonym_key_from_env
 from personalization.segments import Segmenter
 from personalization.sentiment import LexiconScorer, load_scorer
@@ -36,6 +43,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE_UNAVAILABLE = 0, 1, 2, 3
 
 class CommandError(RuntimeError):
     """The command cannot do what was asked; the message says why."""
+
+
+class UsageError(RuntimeError):
+    """The command was called in a way it cannot work; exit code 2."""
 
 
 def _cmd_migrate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
@@ -138,6 +149,37 @@ def _cmd_sentiment_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     return {"leave_one_set_out": rows}
 
 
+def _cmd_export(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    try:
+        export = export_customer(db, args.customer, source="cli")
+    except PrivacyError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.output:
+        args.output.write_text(json.dumps(export, indent=2, ensure_ascii=False))
+        return {"customer_id": args.customer, "written_to": str(args.output)}
+    print(json.dumps(export, indent=2, ensure_ascii=False))
+    return {}
+
+
+def _cmd_erase(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("erasure cannot be undone: add --yes to confirm")
+        answer = input(f"Erase every record of {args.customer}? This cannot be undone [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return {"customer_id": args.customer, "erased": False}
+    try:
+        report = erase_customer(db, args.customer, ConversationStore.from_env(), source="cli")
+    except PrivacyError as exc:
+        raise CommandError(str(exc)) from exc
+    except redis.RedisError as exc:
+        raise CommandError(
+            f"PostgreSQL data of {args.customer} was erased, but Redis failed ({exc}); "
+            "run the command again once Redis is back"
+        ) from exc
+    return {"erased": True, **report.as_dict()}
+
+
 def _as_of(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
@@ -200,6 +242,22 @@ def _build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--k-max", type=int, default=8, help="largest k tried (default 8)")
     cmd.set_defaults(handler=_cmd_segment)
 
+    cmd = commands.add_parser("export", help="everything stored about a customer, as JSON")
+    cmd.add_argument("customer", help="the pseudonymous customer id")
+    cmd.add_argument("--output", type=Path, help="write to this file instead of the screen")
+    cmd.set_defaults(handler=_cmd_export)
+
+    cmd = commands.add_parser(
+        "erase",
+        help="erase a customer everywhere: profile, orders, feedback, conversations",
+        description="Delete the customer's profile and every record keyed to it, the "
+        "conversation events in PostgreSQL and the conversation trackers in Redis "
+        "(REDIS_URL, TRACKER_KEY_PREFIX). The consent audit keeps the erasure itself.",
+    )
+    cmd.add_argument("customer", help="the pseudonymous customer id")
+    cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    cmd.set_defaults(handler=_cmd_erase)
+
     cmd = commands.add_parser("sentiment", help="score one message: score in [-1, 1] and label")
     cmd.add_argument("text")
     cmd.add_argument("--model", type=Path, help=f"trained model (default {DEFAULT_MODEL_PATH})")
@@ -239,6 +297,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _print_result(result: dict[str, Any], as_json: bool) -> None:
+    if not result:  # the command printed its own output
+        return
     if as_json:
         print(json.dumps(result, indent=2, default=str))
         return
@@ -272,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_STORE_UNAVAILABLE
-    except ConfigurationError as exc:
+    except (ConfigurationError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (MigrationError, ImportFormatError, CommandError) as exc:

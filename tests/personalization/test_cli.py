@@ -12,7 +12,8 @@ from tests.conftest import PROJECT_ROOT
 def run_cli(
     *args: str, database_url: str | None, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PSEUDONYM_KEY")}
+    dropped = ("DATABASE_URL", "PSEUDONYM_KEY", "REDIS_URL")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(extra_env)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
@@ -94,3 +95,21 @@ def test_import_of_a_file_of_another_shape_exits_1(database_url: str, tmp_path: 
     )
     assert result.returncode == 1
     assert "lacks the columns" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_export_and_erase_from_the_command_line(database_url: str, tmp_path: Path) -> None:
+    assert run_cli("demo-data", "--customers", "5", database_url=database_url).returncode == 0
+    exported = run_cli("export", "cust-0002", database_url=database_url)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["profile"]["display_name"] == "Bruno Keller"
+
+    refused = run_cli("erase", "cust-0002", database_url=database_url)
+    assert refused.returncode == 2 and "--yes" in refused.stderr, "no silent erasure"
+    erased = run_cli("--json", "erase", "cust-0002", "--yes", database_url=database_url)
+    assert erased.returncode == 0, erased.stderr
+    report = json.loads(erased.stdout)
+    assert report["erased"] is True and report["rows_deleted"]["customers"] == 1
+    assert report["redis_keys_deleted"].startswith("not configured")
+
+    again = run_cli("export", "cust-0002", database_url=database_url)
+    assert again.returncode == 1 and "no customer cust-0002" in again.stderr
