@@ -4,9 +4,9 @@ Two scorers share one interface:
 
 - `LexiconScorer`: VADER plus our support lexicon and rules. No model files, well under a
   millisecond; the fallback whenever the trained scorer is unavailable.
-- `TrainedScorer`: a ridge regression over MiniLM sentence embeddings, VADER's four scores
-  and the support features, fitted to human ratings. It predicts a rating on the raters'
-  -4..4 scale, divided by 4.
+- `TrainedScorer`: a logistic regression over MiniLM sentence embeddings, VADER's four scores
+  and the support features, fitted to the labels of human ratings. The label is the most
+  likely class; the score is P(positive) - P(negative), which lies in [-1, 1].
 """
 
 from __future__ import annotations
@@ -94,20 +94,19 @@ class LexiconScorer:
 
 
 class TrainedScorer:
-    name = "minilm+vader+support-ridge"
-    # A rating of ±0.5 on the raters' ±4 scale, the bounds of "neutral" in the ground truth.
-    threshold = 0.125
+    name = "minilm+vader+support-logreg"
 
     def __init__(
         self,
-        regressor: Any,
+        classifier: Any,
         encoder: Any,
         lexicon: LexiconScorer | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        self._regressor = regressor
+        self._classifier = classifier
         self._encoder = encoder
         self._lexicon = lexicon or LexiconScorer()
+        self._classes = list(classifier.classes_)
         self.meta = meta or {}
 
     def features(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
@@ -115,14 +114,24 @@ class TrainedScorer:
             embeddings = self._encoder.encode(texts)
         return np.hstack([embeddings, self._lexicon.features(texts)])
 
-    def predict_ratings(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        return np.clip(self._regressor.predict(self.features(texts, embeddings)), -4.0, 4.0)
+    def predict(
+        self, texts: list[str], embeddings: np.ndarray | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """Scores in [-1, 1] and labels."""
+        proba = self._classifier.predict_proba(self.features(texts, embeddings))
+        scores = (
+            proba[:, self._classes.index("positive")] - proba[:, self._classes.index("negative")]
+        )
+        labels = [self._classes[i] for i in proba.argmax(axis=1)]
+        return scores, labels
 
     def score_many(self, texts: list[str]) -> list[Sentiment]:
         if not texts:
             return []
-        scores = self.predict_ratings(texts) / 4.0
-        return [Sentiment(round(float(s), 4), label_for(float(s), self.threshold)) for s in scores]
+        scores, labels = self.predict(texts)
+        return [
+            Sentiment(round(float(s), 4), label) for s, label in zip(scores, labels, strict=True)
+        ]
 
     def score(self, text: str) -> Sentiment:
         return self.score_many([text])[0]
@@ -132,7 +141,7 @@ class TrainedScorer:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        joblib.dump({"regressor": self._regressor, "meta": self.meta}, temporary)
+        joblib.dump({"classifier": self._classifier, "meta": self.meta}, temporary)
         temporary.replace(path)  # atomic: a reader never sees half a model
         path.with_suffix(".json").write_text(json.dumps(self.meta, indent=2, default=str))
 
@@ -149,7 +158,7 @@ def load_scorer(path: Path | None = None) -> SentimentScorer:
         from personalization.embeddings import EncoderUnavailable, shared_encoder
 
         stored = joblib.load(path)
-        return TrainedScorer(stored["regressor"], shared_encoder(), meta=stored.get("meta"))
+        return TrainedScorer(stored["classifier"], shared_encoder(), meta=stored.get("meta"))
     except (OSError, KeyError, ValueError, EOFError, EncoderUnavailable) as exc:
         log.warning(
             "sentiment model %s unusable (%s); scoring with VADER and the support lexicon",

@@ -85,10 +85,11 @@ def cached_embeddings(encoder: Any, texts: list[str], cache_dir: Path | None) ->
     return vectors
 
 
-def fit(features: np.ndarray, ratings: np.ndarray) -> Any:
-    from sklearn.linear_model import RidgeCV
+def fit(features: np.ndarray, labels: list[str]) -> Any:
+    """Balanced classes: the sets hold far more positive and neutral texts than negative."""
+    from sklearn.linear_model import LogisticRegression
 
-    return RidgeCV(alphas=(0.1, 0.3, 1.0, 3.0, 10.0, 30.0)).fit(features, ratings)
+    return LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(features, labels)
 
 
 def _macro_f1(truth: list[str], predicted: list[str]) -> float:
@@ -108,9 +109,9 @@ def evaluate(
     for held_out in sets:
         train = [s for s in sets if s.name != held_out.name]
         features = np.vstack([np.hstack([embeddings[s.name], lexical[s.name]]) for s in train])
-        regressor = fit(features, np.concatenate([s.ratings for s in train]))
-        ours = TrainedScorer(regressor, encoder, lexicon)
-        predicted = ours.predict_ratings(held_out.texts, embeddings[held_out.name]) / 4.0
+        classifier = fit(features, [label for s in train for label in s.labels])
+        ours = TrainedScorer(classifier, encoder, lexicon)
+        predicted, predicted_labels = ours.predict(held_out.texts, embeddings[held_out.name])
         vader = lexical[held_out.name][:, 3]
         lexicon_scores = np.array([s.score for s in lexicon.score_many(held_out.texts)])
         truth = held_out.labels
@@ -124,9 +125,7 @@ def evaluate(
                     truth, [label_for(v, lexicon.threshold) for v in lexicon_scores]
                 ),
                 "lexicon_pearson_r": float(np.corrcoef(lexicon_scores, held_out.ratings)[0, 1]),
-                "ours_macro_f1": _macro_f1(
-                    truth, [label_for(v, ours.threshold) for v in predicted]
-                ),
+                "ours_macro_f1": _macro_f1(truth, predicted_labels),
                 "ours_pearson_r": float(np.corrcoef(predicted, held_out.ratings)[0, 1]),
             }
         )
@@ -143,12 +142,10 @@ def train(sets: list[RatedTexts], encoder: Any, cache_dir: Path | None = None) -
             for s in sets
         ]
     )
-    ratings = np.concatenate([s.ratings for s in sets])
-    regressor = fit(features, ratings)
+    classifier = fit(features, [label for s in sets for label in s.labels])
     meta = {
         "trained_on": {s.name: len(s.texts) for s in sets},
-        "alpha": float(regressor.alpha_),
         "features": int(features.shape[1]),
         "seconds": round(time.monotonic() - started, 1),
     }
-    return TrainedScorer(regressor, encoder, lexicon, meta)
+    return TrainedScorer(classifier, encoder, lexicon, meta)
