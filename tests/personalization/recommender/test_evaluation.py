@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -98,3 +99,22 @@ def test_every_model_learns_the_two_tastes_better_than_popularity(two_tastes: Da
         assert rows[(name, "warm")]["ndcg@10"] > popularity + 0.1, name
         assert rows[(name, "warm")]["users"] == 60
     assert rows[("LightFM hybrid (ours)", "cold")]["users"] == 1
+
+
+def test_the_evaluate_command_prints_every_model(two_tastes: Database, database_url: str) -> None:
+    from tests.personalization.test_cli import run_cli
+
+    result = run_cli("--json", "evaluate", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["results"]
+    assert {r["model"] for r in rows} == {
+        "popularity",
+        "item-kNN",
+        "implicit ALS",
+        "LightFM hybrid (ours)",
+    }
+    table = run_cli("evaluate", database_url=database_url)
+    assert "NDCG@10" in table.stdout and "60 warm and 1 cold" in table.stdout
+
+    empty = run_cli("evaluate", "--split-at", "2030-01-01", database_url=database_url)
+    assert empty.returncode == 1 and "no purchases after 2030-01-01" in empty.stderr
