@@ -183,13 +183,17 @@ class Segmenter:
         self._db = db
         self._random_state = random_state
 
-    def _load_rfm(self, as_of: datetime | None, customer_id: str | None = None) -> list[Rfm]:
+    def _load_rfm(
+        self, as_of: datetime | None, customer_id: str | None = None
+    ) -> tuple[list[Rfm], datetime | None]:
+        """R, F and M per customer, and the reference date: `as_of`, or the day after the
+        last order loaded."""
         where, params = ("WHERE o.customer_id = %s", (customer_id,)) if customer_id else ("", ())
         with self._db.cursor() as cur:
             cur.execute(_RFM_QUERY.format(where=where), params)
             rows = cur.fetchall()
         if not rows:
-            return []
+            return [], as_of
         reference = as_of or max(row["last_order"] for row in rows) + timedelta(days=1)
         return [
             Rfm(
@@ -199,7 +203,7 @@ class Segmenter:
                 monetary=max(float(row["monetary"]), 0.0),
             )
             for row in rows
-        ]
+        ], reference
 
     def run(
         self, as_of: datetime | None = None, k_range: range = range(2, 9)
@@ -208,13 +212,9 @@ class Segmenter:
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
 
-        rfm = self._load_rfm(as_of)
+        rfm, as_of = self._load_rfm(as_of)
         if len(rfm) < max(k_range.start, 10):
             raise ValueError(f"{len(rfm)} customers with orders are too few to segment")
-        if as_of is None:
-            with self._db.cursor() as cur:
-                cur.execute("SELECT max(ordered_at) + interval '1 day' AS as_of FROM orders")
-                as_of = cur.fetchone()["as_of"]
         recency = np.array([x.recency_days for x in rfm], dtype=float)
         frequency = np.array([x.frequency for x in rfm], dtype=float)
         monetary = np.array([x.monetary for x in rfm], dtype=float)
@@ -285,7 +285,7 @@ class Segmenter:
         if last is None:
             return None
         as_of = max(model.as_of, last + timedelta(days=1))
-        [rfm] = self._load_rfm(as_of, customer_id)
+        [rfm], _ = self._load_rfm(as_of, customer_id)
         r, f, m = model.scores(rfm)
         assignment = Assignment(
             customer_id, segment_name(r, f, m), model.cluster(rfm), r, f, m, rfm

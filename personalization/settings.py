@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ConfigurationError(RuntimeError):
@@ -32,6 +33,11 @@ class DatabaseSettings:
             pool_min=_int_env("DB_POOL_MIN", 2),
             pool_max=_int_env("DB_POOL_MAX", 8),
         )
+
+
+def shared_datasets_dir() -> Path:
+    """The public data sets beside the project; never copied into it."""
+    return Path(os.environ.get("SHARED_DATASETS") or Path("..") / "shared" / "datasets")
 
 
 def _int_env(name: str, default: int) -> int:

@@ -104,8 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     servers: list[processes.ManagedProcess] = []
     code = 0
     try:
-        env = environment.resolve()
-        _prepare_database(env)
+        env = _up()
         plan = TrainingPlan(PROJECT_ROOT)
         if not args.no_train:
             plan.train()

@@ -147,6 +147,21 @@ class Popularity:
         return np.tile(self._popularity, (len(users), 1))
 
 
+class _ColdStartFallback:
+    """Popularity for customers without purchases, for models that know only purchases."""
+
+    def __init__(self, data: SplitData) -> None:
+        self._purchases = np.asarray(data.train.sum(axis=1)).ravel()
+        self._popularity = Popularity()
+        self._popularity.fit(data)
+
+    def apply(self, scores: np.ndarray, users: list[int]) -> np.ndarray:
+        cold = self._purchases[users] == 0
+        if cold.any():
+            scores[cold] = self._popularity.scores([0])[0]
+        return scores
+
+
 class ItemKnn:
     name = "item-kNN"
 
@@ -158,15 +173,10 @@ class ItemKnn:
         np.fill_diagonal(similarity, 0.0)
         self._similarity = similarity
         self._binary = binary.tocsr()
-        self._popularity = Popularity()
-        self._popularity.fit(data)
+        self._fallback = _ColdStartFallback(data)
 
     def scores(self, users: list[int]) -> np.ndarray:
-        result = self._binary[users] @ self._similarity
-        cold = np.asarray(self._binary[users].sum(axis=1)).ravel() == 0
-        if cold.any():
-            result[cold] = self._popularity.scores([0])[0]
-        return np.asarray(result)
+        return self._fallback.apply(np.asarray(self._binary[users] @ self._similarity), users)
 
 
 class ImplicitAls:
@@ -190,16 +200,11 @@ class ImplicitAls:
                 random_state=self._seed,
             )
             self._model.fit(weighted, show_progress=False)
-        self._counts = np.asarray(data.train.sum(axis=1)).ravel()
-        self._popularity = Popularity()
-        self._popularity.fit(data)
+        self._fallback = _ColdStartFallback(data)
 
     def scores(self, users: list[int]) -> np.ndarray:
         result = self._model.user_factors[users] @ self._model.item_factors.T
-        cold = self._counts[users] == 0
-        if cold.any():
-            result[cold] = self._popularity.scores([0])[0]
-        return np.asarray(result)
+        return self._fallback.apply(np.asarray(result), users)
 
 
 @dataclass

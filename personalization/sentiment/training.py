@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from personalization.sentiment.scorer import LABELS, LexiconScorer, TrainedScorer, label_for
+from personalization.settings import shared_datasets_dir
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,6 @@ class RatedTexts:
     @property
     def labels(self) -> list[str]:
         return [label_for(r, NEUTRAL_BAND) for r in self.ratings]
-
-
-def shared_datasets_dir() -> Path:
-    return Path(os.environ.get("SHARED_DATASETS") or Path("..") / "shared" / "datasets")
 
 
 def load_ground_truth(root: Path | None = None) -> list[RatedTexts]:

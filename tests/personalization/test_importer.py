@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import gzip
 import itertools
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from personalization.importer.transactions import (
     validate,
 )
 from personalization.pseudonym import pseudonymous_id
+from personalization.settings import shared_datasets_dir
 from personalization.store import Database
-from tests.conftest import PROJECT_ROOT
 
 KEY = b"test-pseudonym-key-0123456789"
 T = "2011-03-04 10:00:00+00:00"
@@ -178,8 +177,7 @@ def test_a_missing_file_is_a_clear_error(db: Database, tmp_path: Path) -> None:
 
 
 def shared_online_retail() -> Path:
-    root = Path(os.environ.get("SHARED_DATASETS") or PROJECT_ROOT.parent / "shared" / "datasets")
-    return root / "online_retail" / "online_retail.csv.gz"
+    return shared_datasets_dir() / "online_retail" / "online_retail.csv.gz"
 
 
 @pytest.mark.skipif(
