@@ -24,6 +24,7 @@ from typing import IO
 
 import psycopg2.extras
 
+from personalization.catalogue import categorise
 from personalization.pseudonym import pseudonymous_id
 from personalization.store import Database
 
@@ -362,13 +363,14 @@ class TransactionImporter:
             )
             psycopg2.extras.execute_values(
                 cur,
-                """INSERT INTO products (stock_code, description, unit_price) VALUES %s
+                """INSERT INTO products (stock_code, description, category, unit_price) VALUES %s
                    ON CONFLICT (stock_code) DO UPDATE
-                   SET description = EXCLUDED.description, unit_price = EXCLUDED.unit_price,
-                       updated_at = now()
-                   WHERE (products.description, products.unit_price)
-                         IS DISTINCT FROM (EXCLUDED.description, EXCLUDED.unit_price)""",
-                [(code, d, p) for code, (d, p) in products.items()],
+                   SET description = EXCLUDED.description, category = EXCLUDED.category,
+                       unit_price = EXCLUDED.unit_price, updated_at = now()
+                   WHERE (products.description, products.category, products.unit_price)
+                         IS DISTINCT FROM
+                         (EXCLUDED.description, EXCLUDED.category, EXCLUDED.unit_price)""",
+                [(code, d, categorise(d), p) for code, (d, p) in products.items()],
             )
             if orders:
                 psycopg2.extras.execute_values(
