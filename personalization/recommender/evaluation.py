@@ -7,126 +7,31 @@ split are "warm"; those without are "cold". All models are scored on the same us
 same candidate items (products sold before the split) and the same metrics:
 precision@10, recall@10, NDCG@10, AUC and catalogue coverage of the top-10 lists.
 
-Models: popularity; item-kNN (cosine); implicit ALS; and our hybrid LightFM (WARP) with user
-features (country, and purchase frequency and recency buckets at the split date) and item
-features (words of the description, price band). Baselines without features answer cold
-customers with popularity.
+Baselines: popularity, item-kNN (cosine) and implicit ALS, as the classic references. Our
+model weights purchases by recency and blends in the shop's recent trend, so two stronger
+references use the same signals: ALS on recency-weighted purchases, and the trend alone
+(customers who bought each product in the last 14 days). Our model is the hybrid LightFM
+(WARP) of ``model.py``. Baselines without features answer cold customers with popularity.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import re
 import time
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from personalization.store import Database
+from personalization.recommender.data import SplitData
+from personalization.recommender.model import HybridModel, Params, tune_trend
 
 log = logging.getLogger(__name__)
 
 K = 10
-_WORD = re.compile(r"[a-z]{3,}")
-_STOP = {"and", "the", "for", "with", "set", "of", "in", "pack", "assorted", "colour", "design"}
-
-
-@dataclass
-class SplitData:
-    users: list[str]
-    items: list[str]
-    train: sp.csr_matrix  # users × items, purchase counts before the split
-    truth: dict[int, set[int]]  # user index → new items bought after the split
-    user_features: list[list[str]]
-    item_features: list[list[str]]
-    split_at: datetime
-
-    def warm_users(self) -> list[int]:
-        counts = np.asarray(self.train.sum(axis=1)).ravel()
-        return sorted(u for u in self.truth if counts[u] > 0)
-
-    def cold_users(self) -> list[int]:
-        counts = np.asarray(self.train.sum(axis=1)).ravel()
-        return sorted(u for u in self.truth if counts[u] == 0)
-
-
-def _bucket(value: float, edges: tuple[float, ...]) -> int:
-    return int(np.searchsorted(edges, value, side="right"))
-
-
-def _words(description: str) -> list[str]:
-    return sorted({w for w in _WORD.findall(description.lower()) if w not in _STOP})
-
-
-def load_split(db: Database, split_at: datetime) -> SplitData:
-    with db.cursor() as cur:
-        cur.execute(
-            """SELECT o.customer_id, l.stock_code, o.ordered_at
-               FROM order_lines l JOIN orders o ON o.id = l.order_id"""
-        )
-        rows = cur.fetchall()
-        cur.execute("SELECT stock_code, description, unit_price FROM products")
-        products = {r["stock_code"]: r for r in cur.fetchall()}
-        cur.execute("SELECT id, country FROM customers")
-        countries = {r["id"]: r["country"] or "unknown" for r in cur.fetchall()}
-    train_rows = [r for r in rows if r["ordered_at"] < split_at]
-    test_rows = [r for r in rows if r["ordered_at"] >= split_at]
-    items = sorted({r["stock_code"] for r in train_rows})
-    users = sorted({r["customer_id"] for r in rows})
-    item_index = {code: i for i, code in enumerate(items)}
-    user_index = {cid: u for u, cid in enumerate(users)}
-
-    counts: Counter[tuple[int, int]] = Counter(
-        (user_index[r["customer_id"]], item_index[r["stock_code"]]) for r in train_rows
-    )
-    train = sp.csr_matrix(
-        (list(counts.values()), ([u for u, _ in counts], [i for _, i in counts])),
-        shape=(len(users), len(items)),
-        dtype=np.float32,
-    )
-    owned = {u: set(train[u].indices) for u in range(len(users))}
-    truth: dict[int, set[int]] = {}
-    for r in test_rows:
-        item = item_index.get(r["stock_code"])
-        user = user_index[r["customer_id"]]
-        if item is not None and item not in owned[user]:
-            truth.setdefault(user, set()).add(item)
-
-    last_seen: dict[int, datetime] = {}
-    orders_before: Counter[int] = Counter()
-    for r in train_rows:
-        user = user_index[r["customer_id"]]
-        orders_before[user] += 1
-        if r["ordered_at"] > last_seen.get(user, datetime.min.replace(tzinfo=split_at.tzinfo)):
-            last_seen[user] = r["ordered_at"]
-    user_features = []
-    for u, cid in enumerate(users):
-        features = [f"country:{countries.get(cid, 'unknown')}"]
-        if orders_before[u]:
-            days = (split_at - last_seen[u]).days
-            features += [
-                f"lines:{_bucket(orders_before[u], (5, 20, 60, 200))}",
-                f"recency:{_bucket(days, (14, 45, 120, 240))}",
-            ]
-        else:
-            features.append("lines:new")
-        user_features.append(features)
-    item_features = []
-    for code in items:
-        product = products.get(code)
-        description = product["description"] if product else code
-        price = float(product["unit_price"] or 0) if product else 0.0
-        item_features.append(
-            [f"word:{w}" for w in _words(description)]
-            + [f"price:{_bucket(price, (1, 2.5, 5, 10, 25))}"]
-        )
-    return SplitData(users, items, train, truth, user_features, item_features, split_at)
 
 
 class Recommender(Protocol):
@@ -141,7 +46,22 @@ class Popularity:
     name = "popularity"
 
     def fit(self, data: SplitData) -> None:
-        self._popularity = np.asarray((data.train > 0).sum(axis=0)).ravel().astype(np.float32)
+        buyers = (data.history.matrix() > 0).sum(axis=0)
+        self._popularity = np.asarray(buyers).ravel().astype(np.float32)
+
+    def scores(self, users: list[int]) -> np.ndarray:
+        return np.tile(self._popularity, (len(users), 1))
+
+
+class TrendPopularity:
+    """What most customers bought in the last days before the split."""
+
+    def __init__(self, window_days: int = 14) -> None:
+        self._window = window_days
+        self.name = f"trend ({window_days} days)"
+
+    def fit(self, data: SplitData) -> None:
+        self._popularity = data.history.recent_buyers(self._window)
 
     def scores(self, users: list[int]) -> np.ndarray:
         return np.tile(self._popularity, (len(users), 1))
@@ -151,7 +71,7 @@ class _ColdStartFallback:
     """Popularity for customers without purchases, for models that know only purchases."""
 
     def __init__(self, data: SplitData) -> None:
-        self._purchases = np.asarray(data.train.sum(axis=1)).ravel()
+        self._purchases = np.asarray(data.history.matrix().sum(axis=1)).ravel()
         self._popularity = Popularity()
         self._popularity.fit(data)
 
@@ -166,7 +86,7 @@ class ItemKnn:
     name = "item-kNN"
 
     def fit(self, data: SplitData) -> None:
-        binary = (data.train > 0).astype(np.float32)
+        binary = (data.history.matrix() > 0).astype(np.float32)
         norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel()) + 1e-9
         normalised = binary.multiply(1 / norms).tocsc()
         similarity = (normalised.T @ normalised).toarray()
@@ -180,17 +100,28 @@ class ItemKnn:
 
 
 class ImplicitAls:
-    name = "implicit ALS"
-
-    def __init__(self, factors: int = 64, iterations: int = 20, seed: int = 42) -> None:
+    def __init__(
+        self,
+        factors: int = 64,
+        iterations: int = 20,
+        seed: int = 42,
+        half_life_days: float | None = None,
+    ) -> None:
         self._factors, self._iterations, self._seed = factors, iterations, seed
+        self._half_life = half_life_days
+        self.name = "implicit ALS"
+        if half_life_days is not None:
+            self.name += f", recency-weighted ({half_life_days:g} days)"
 
     def fit(self, data: SplitData) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
         from implicit.nearest_neighbours import bm25_weight
         from threadpoolctl import threadpool_limits
 
-        weighted = bm25_weight(data.train, K1=100, B=0.8).tocsr().astype(np.float32)
+        purchases = data.history.matrix()
+        if self._half_life is not None:
+            purchases = purchases.multiply(data.history.matrix(self._half_life)).tocsr()
+        weighted = bm25_weight(purchases, K1=100, B=0.8).tocsr().astype(np.float32)
         # implicit parallelises itself; a multi-threaded BLAS underneath only thrashes.
         with threadpool_limits(1, "blas"):
             self._model = AlternatingLeastSquares(
@@ -209,54 +140,22 @@ class ImplicitAls:
 
 @dataclass
 class HybridLightFm:
+    """Our model; the trend blend is tuned on the last month before the split."""
+
     name: str = "LightFM hybrid (ours)"
-    components: int = 64
-    epochs: int = 30
-    seed: int = 42
-    threads: int = 2
-    fit_seconds: float = field(default=0.0, init=False)
+    params: Params = field(default_factory=Params)
+    tune: bool = True
+    tuning_curve: list[dict[str, Any]] = field(default_factory=list, init=False)
 
     def fit(self, data: SplitData) -> None:
-        from lightfm import LightFM
-        from lightfm.data import Dataset
-
-        dataset = Dataset()
-        dataset.fit(
-            users=range(len(data.users)),
-            items=range(len(data.items)),
-            user_features={f for fs in data.user_features for f in fs},
-            item_features={f for fs in data.item_features for f in fs},
-        )
-        coo = data.train.tocoo()
-        interactions, weights = dataset.build_interactions(
-            (int(u), int(i), float(np.log1p(c)))
-            for u, i, c in zip(coo.row, coo.col, coo.data, strict=True)
-        )
-        self._user_features = dataset.build_user_features(enumerate(data.user_features))
-        self._item_features = dataset.build_item_features(enumerate(data.item_features))
-        self._model = LightFM(
-            loss="warp",
-            no_components=self.components,
-            learning_rate=0.05,
-            item_alpha=1e-6,
-            user_alpha=1e-6,
-            max_sampled=50,
-            random_state=self.seed,
-        )
-        self._model.fit(
-            interactions,
-            sample_weight=weights,
-            user_features=self._user_features,
-            item_features=self._item_features,
-            epochs=self.epochs,
-            num_threads=self.threads,
-        )
-        item_bias, item_vectors = self._model.get_item_representations(self._item_features)
-        self._item_bias, self._item_vectors = item_bias, item_vectors
+        params = self.params
+        if self.tune:
+            params, self.tuning_curve = tune_trend(data.history, params, ndcg_at_k)
+        self._model = HybridModel.fit(data.history, params)
+        self.chosen = params
 
     def scores(self, users: list[int]) -> np.ndarray:
-        user_bias, user_vectors = self._model.get_user_representations(self._user_features[users])
-        return user_vectors @ self._item_vectors.T + self._item_bias[None, :] + user_bias[:, None]
+        return self._model.scores_for_users(users)
 
 
 def _metrics(scores: np.ndarray, owned: sp.csr_matrix, truth: list[set[int]]) -> dict[str, Any]:
@@ -291,6 +190,10 @@ def _metrics(scores: np.ndarray, owned: sp.csr_matrix, truth: list[set[int]]) ->
     }
 
 
+def ndcg_at_k(scores: np.ndarray, owned: sp.csr_matrix, truth: list[set[int]]) -> float:
+    return float(_metrics(scores, owned, truth)["ndcg@10"])
+
+
 def evaluate_models(data: SplitData, models: list[Recommender]) -> list[dict[str, Any]]:
     rows = []
     groups = {"warm": data.warm_users(), "cold": data.cold_users()}
@@ -302,7 +205,8 @@ def evaluate_models(data: SplitData, models: list[Recommender]) -> list[dict[str
             if not users:
                 continue
             scores = model.scores(users)
-            result = _metrics(scores, data.train[users].tocsr(), [data.truth[u] for u in users])
+            owned = data.history.matrix()[users]
+            result = _metrics(scores, owned, [data.truth[u] for u in users])
             rows.append(
                 {
                     "model": model.name,
@@ -315,4 +219,11 @@ def evaluate_models(data: SplitData, models: list[Recommender]) -> list[dict[str
 
 
 def default_models() -> list[Recommender]:
-    return [Popularity(), ItemKnn(), ImplicitAls(), HybridLightFm()]
+    return [
+        Popularity(),
+        ItemKnn(),
+        ImplicitAls(),
+        TrendPopularity(),
+        ImplicitAls(half_life_days=60),
+        HybridLightFm(),
+    ]

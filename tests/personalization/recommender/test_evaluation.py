@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from personalization.recommender.data import SplitData, load_split
 from personalization.recommender.evaluation import (
     HybridLightFm,
     ImplicitAls,
     ItemKnn,
     Popularity,
-    SplitData,
+    TrendPopularity,
     _metrics,
     evaluate_models,
-    load_split,
 )
+from personalization.recommender.model import Params
 from personalization.store import Database
 
 SPLIT = datetime(2011, 11, 1, tzinfo=timezone.utc)
@@ -64,12 +65,13 @@ def test_the_split_keeps_only_new_items_as_truth(two_tastes: Database) -> None:
     assert len(data.users) == 61
     assert len(data.items) == 13, "candidates are the items sold before the split"
     for user, truth in data.truth.items():
-        assert not truth & set(data.train[user].indices), "owned items are not truth"
+        assert not truth & set(data.history.matrix()[user].indices), "owned items are not truth"
     assert len(data.warm_users()) == 60
     assert [data.users[u] for u in data.cold_users()] == ["cust-new"]
     new = data.users.index("cust-new")
-    assert data.user_features[new] == ["country:France", "lines:new"]
-    assert "word:candle" in data.item_features[data.items.index("CANDLE0")]
+    assert data.history.user_features[new] == ["country:France", "lines:new"]
+    candle = data.history.item_features[data.items.index("CANDLE0")]
+    assert {"word:candle", "word:scented", "category:Lighting & candles"} <= set(candle)
 
 
 def test_metrics_of_a_perfect_and_a_reversed_ranking() -> None:
@@ -91,11 +93,14 @@ def test_every_model_learns_the_two_tastes_better_than_popularity(two_tastes: Da
         Popularity(),
         ItemKnn(),
         ImplicitAls(factors=8, iterations=10),
-        HybridLightFm(components=8, epochs=40, threads=1),
+        ImplicitAls(factors=8, iterations=10, half_life_days=60),
+        TrendPopularity(),
+        HybridLightFm(params=Params(components=8, epochs=40, threads=1)),
     ]
     rows = {(r["model"], r["customers"]): r for r in evaluate_models(data, models)}
     popularity = rows[("popularity", "warm")]["ndcg@10"]
-    for name in ("item-kNN", "implicit ALS", "LightFM hybrid (ours)"):
+    learners = ("item-kNN", "implicit ALS", "implicit ALS, recency-weighted (60 days)")
+    for name in (*learners, "LightFM hybrid (ours)"):
         assert rows[(name, "warm")]["ndcg@10"] > popularity + 0.1, name
         assert rows[(name, "warm")]["users"] == 60
     assert rows[("LightFM hybrid (ours)", "cold")]["users"] == 1
@@ -111,6 +116,8 @@ def test_the_evaluate_command_prints_every_model(two_tastes: Database, database_
         "popularity",
         "item-kNN",
         "implicit ALS",
+        "trend (14 days)",
+        "implicit ALS, recency-weighted (60 days)",
         "LightFM hybrid (ours)",
     }
     table = run_cli("evaluate", database_url=database_url)
