@@ -21,7 +21,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from personalization.demo_data import load_demo_customers
+from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.recommender.registry import ModelRegistry
+from personalization.recommender.training import train as train_recommender
+from personalization.segments import Segmenter
 from personalization.settings import DatabaseSettings
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
@@ -35,13 +38,28 @@ log = logging.getLogger("stack")
 
 
 def _prepare_database(env: StackEnvironment) -> None:
+    """Schema, the demo shop, and its first segments and recommender when there are none."""
     db = Database(DatabaseSettings(url=env.values["DATABASE_URL"]))
     try:
         applied = migrate(db)
-        loaded = load_demo_customers(CustomerRepository(db))
+        repo = CustomerRepository(db)
+        loaded = load_demo_customers(repo)
+        shop = load_demo_shop(db, demo_customers())
+        segmenter = Segmenter(db)
+        if segmenter.latest_model() is None:
+            segmenter.run()
+        registry = ModelRegistry(Path(env.values["RECOMMENDER_DIR"]))
+        if registry.current_version() is None:
+            report = train_recommender(db, registry)
+            log.info("recommender %s trained in %.1f s", report.version, report.seconds)
     finally:
         db.close()
-    log.info("database ready: %d migrations applied now, %d demo customers", len(applied), loaded)
+    log.info(
+        "database ready: %d migrations applied now, %d demo customers, %d demo orders",
+        len(applied),
+        loaded,
+        shop["orders"],
+    )
 
 
 def _up() -> StackEnvironment:

@@ -129,6 +129,7 @@ def resolve(
     )
     values["PSEUDONYM_KEY"] = environ.get("PSEUDONYM_KEY") or _local_pseudonym_key(root)
     values["STACK_DATA_DIR"] = str(root)
+    values["RECOMMENDER_DIR"] = environ.get("RECOMMENDER_DIR") or str(root / "recommender")
     return StackEnvironment(values=values, started=started)
 
 

@@ -1,0 +1,183 @@
+"""Product recommendations for one customer: cache, model, and fallbacks that never run dry.
+
+Order of answers, first that applies:
+
+1. the Redis cache for the active model version;
+2. the model, for a customer it was trained on (new items only);
+3. the model, from the customer's features (country, segment, preferences) if it was not;
+4. what the customer's segment, then their country, bought most recently;
+5. what everyone bought most recently, and finally any products of the catalogue.
+
+A customer who withdrew consent to personalization gets step 5 only. Each answer says which
+step produced it, so the conversation and the logs can tell personal from generic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from personalization.recommender.cache import RecommendationCache
+from personalization.recommender.data import profile_features
+from personalization.recommender.model import HybridModel
+from personalization.recommender.registry import ModelRegistry, RegistryError
+from personalization.store import Database
+
+log = logging.getLogger(__name__)
+
+POPULARITY_DAYS = 90
+POPULARITY_MEMO_S = 600.0
+
+
+@dataclass
+class Recommendations:
+    customer_id: str
+    items: list[dict[str, Any]]
+    source: str
+    model_version: str | None
+    cached: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Profile:
+    exists: bool
+    country: str | None = None
+    segment: str | None = None
+    preferences: dict[str, Any] = field(default_factory=dict)
+    consent: bool = True
+
+
+class RecommendationService:
+    def __init__(
+        self,
+        db: Database,
+        registry: ModelRegistry,
+        cache: RecommendationCache | None = None,
+    ) -> None:
+        self._db, self._registry, self._cache = db, registry, cache
+        self._model: HybridModel | None = None
+        self._model_version: str | None = None
+        self._popular: dict[tuple[str, str], tuple[float, list[str]]] = {}
+
+    def _active_model(self) -> tuple[str | None, HybridModel | None]:
+        version = self._registry.current_version()
+        if version is None:
+            return None, None
+        if version != self._model_version:
+            try:
+                self._model = self._registry.load(version)
+            except (RegistryError, OSError, EOFError, ValueError) as exc:
+                log.error("recommender version %s cannot be loaded: %s", version, exc)
+                return None, None
+            self._model_version = version
+        return version, self._model
+
+    def recommend(self, customer_id: str, n: int = 5) -> Recommendations:
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        version, model = self._active_model()
+        cache_version = version or "none"
+        if self._cache is not None:
+            hit = self._cache.get(cache_version, customer_id)
+            if hit is not None and len(hit["items"]) >= n:
+                hit["items"] = hit["items"][:n]
+                return Recommendations(**{**hit, "cached": True})
+        profile = self._profile(customer_id)
+        codes, source = self._rank(customer_id, profile, model, n)
+        result = Recommendations(customer_id, self._describe(codes), source, version)
+        if self._cache is not None and profile.exists:
+            self._cache.put(cache_version, customer_id, result.as_dict())
+        return result
+
+    def _rank(
+        self, customer_id: str, profile: _Profile, model: HybridModel | None, n: int
+    ) -> tuple[list[str], str]:
+        if not profile.consent:
+            return self._popular_items("all", "", n, set()), "popularity (no personalization)"
+        if model is not None:
+            features = profile_features(profile.country, profile.segment, profile.preferences)
+            found = model.top_items(customer_id, features, n)
+            if found is not None and len(found[0]) >= n:
+                return found
+        owned = self._owned(customer_id)
+        for scope, value in (("segment", profile.segment), ("country", profile.country)):
+            if value:
+                items = self._popular_items(scope, value, n, owned)
+                if len(items) >= n:
+                    return items, f"{scope} popularity"
+        return self._popular_items("all", "", n, owned), "popularity"
+
+    def _profile(self, customer_id: str) -> _Profile:
+        with self._db.cursor() as cur:
+            cur.execute(
+                """SELECT c.country, c.preferences, s.segment,
+                          coalesce(k.personalization, true) AS consent
+                   FROM customers c
+                   LEFT JOIN segment_assignments s ON s.customer_id = c.id
+                   LEFT JOIN consents k ON k.customer_id = c.id
+                   WHERE c.id = %s""",
+                (customer_id,),
+            )
+            row = cur.fetchone()
+        if row is None:
+            return _Profile(exists=False)
+        return _Profile(True, row["country"], row["segment"], row["preferences"], row["consent"])
+
+    def _owned(self, customer_id: str) -> set[str]:
+        with self._db.cursor() as cur:
+            cur.execute(
+                """SELECT DISTINCT l.stock_code FROM orders o
+                   JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = %s""",
+                (customer_id,),
+            )
+            return {r["stock_code"] for r in cur.fetchall()}
+
+    def _popular_items(self, scope: str, value: str, n: int, owned: set[str]) -> list[str]:
+        ranked = self._popularity(scope, value)
+        return [code for code in ranked if code not in owned][:n]
+
+    def _popularity(self, scope: str, value: str) -> list[str]:
+        """Products by recent buyers within a scope, memoised for a few minutes."""
+        memo = self._popular.get((scope, value))
+        if memo is not None and time.monotonic() - memo[0] < POPULARITY_MEMO_S:
+            return memo[1]
+        joins = {
+            "segment": "JOIN segment_assignments s ON s.customer_id = o.customer_id "
+            "AND s.segment = %(value)s",
+            "country": "JOIN customers c ON c.id = o.customer_id AND c.country = %(value)s",
+            "all": "",
+        }[scope]
+        with self._db.cursor() as cur:
+            cur.execute(
+                f"""SELECT l.stock_code FROM order_lines l
+                    JOIN orders o ON o.id = l.order_id {joins}
+                    WHERE o.ordered_at >= (SELECT max(ordered_at) FROM orders)
+                                          - make_interval(days => %(days)s)
+                    GROUP BY l.stock_code
+                    ORDER BY count(DISTINCT o.customer_id) DESC, l.stock_code
+                    LIMIT 200""",
+                {"value": value, "days": POPULARITY_DAYS},
+            )
+            ranked = [r["stock_code"] for r in cur.fetchall()]
+            if scope == "all" and len(ranked) < 200:
+                cur.execute("SELECT stock_code FROM products ORDER BY stock_code LIMIT 200")
+                ranked += [r["stock_code"] for r in cur.fetchall() if r["stock_code"] not in ranked]
+        self._popular[(scope, value)] = (time.monotonic(), ranked)
+        return ranked
+
+    def _describe(self, codes: list[str]) -> list[dict[str, Any]]:
+        if not codes:
+            return []
+        with self._db.cursor() as cur:
+            cur.execute(
+                """SELECT stock_code, description, category, unit_price::float AS unit_price
+                   FROM products WHERE stock_code = ANY(%s)""",
+                (codes,),
+            )
+            found = {r["stock_code"]: dict(r) for r in cur.fetchall()}
+        return [found.get(code, {"stock_code": code}) for code in codes]
