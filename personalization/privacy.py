@@ -19,6 +19,9 @@ from typing import Any
 
 import redis
 
+from personalization.recommender.cache import RecommendationCache
+from personalization.recommender.registry import ModelRegistry
+from personalization.recommender.training import forget_customer as forget_in_recommender
 from personalization.store import Database
 
 log = logging.getLogger(__name__)
@@ -129,6 +132,8 @@ class ErasureReport:
     conversations: int = 0
     event_rows_deleted: int = 0
     redis_keys_deleted: int | None = None
+    cached_recommendations_deleted: int | None = None
+    recommender_versions_pruned: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +144,8 @@ class ErasureReport:
             "redis_keys_deleted": self.redis_keys_deleted
             if self.redis_keys_deleted is not None
             else "not configured (REDIS_URL unset)",
+            "cached_recommendations_deleted": self.cached_recommendations_deleted,
+            "recommender_versions_pruned": self.recommender_versions_pruned,
         }
 
 
@@ -208,6 +215,8 @@ def erase_customer(
     customer_id: str,
     conversations: ConversationStore | None = None,
     source: str = "cli",
+    recommendations: RecommendationCache | None = None,
+    registry: ModelRegistry | None = None,
 ) -> ErasureReport:
     """Delete the customer everywhere; raises PrivacyError for an unknown id."""
     report = ErasureReport(customer_id)
@@ -237,6 +246,10 @@ def erase_customer(
     report.conversations = len(conversation_ids)
     if conversations is not None:
         report.redis_keys_deleted = conversations.delete(conversation_ids)
+    if recommendations is not None:
+        report.cached_recommendations_deleted = recommendations.forget_customer(customer_id)
+    if registry is not None:
+        report.recommender_versions_pruned = forget_in_recommender(registry, customer_id)
     log.info("erased customer %s: %s", customer_id, report.rows_deleted)
     return report
 

@@ -22,6 +22,8 @@ from personalization.privacy import (
     export_customer,
 )
 from personalization.pseudonym import pseudonym_key_from_env
+from personalization.recommender.cache import RecommendationCache
+from personalization.recommender.registry import ModelRegistry
 from personalization.segments import Segmenter
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
@@ -116,7 +118,14 @@ def _cmd_erase(args: argparse.Namespace, db: Database) -> dict[str, Any]:
         if answer.strip().lower() not in ("y", "yes"):
             return {"customer_id": args.customer, "erased": False}
     try:
-        report = erase_customer(db, args.customer, ConversationStore.from_env(), source="cli")
+        report = erase_customer(
+            db,
+            args.customer,
+            ConversationStore.from_env(),
+            source="cli",
+            recommendations=RecommendationCache.from_env(),
+            registry=ModelRegistry.from_env(),
+        )
     except PrivacyError as exc:
         raise CommandError(str(exc)) from exc
     except redis.RedisError as exc:
@@ -185,8 +194,10 @@ def register(commands: Any) -> None:
         "erase",
         help="erase a customer everywhere: profile, orders, feedback, conversations",
         description="Delete the customer's profile and every record keyed to it, the "
-        "conversation events in PostgreSQL and the conversation trackers in Redis "
-        "(REDIS_URL, TRACKER_KEY_PREFIX). The consent audit keeps the erasure itself.",
+        "conversation events in PostgreSQL, the conversation trackers and cached "
+        "recommendations in Redis (REDIS_URL, TRACKER_KEY_PREFIX), and the customer's row in "
+        "every stored recommender version (RECOMMENDER_DIR). The consent audit keeps the "
+        "erasure itself.",
     )
     cmd.add_argument("customer", help="the pseudonymous customer id")
     cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")

@@ -95,8 +95,14 @@ class ModelRegistry:
         path = self._versions / version / MODEL_FILE
         if not path.is_file():
             raise RegistryError(f"no recommender version {version}")
-        with path.open("rb") as handle:
-            return pickle.load(handle)  # our own artefact, see the module docstring
+        try:
+            with path.open("rb") as handle:
+                model = pickle.load(handle)  # our own artefact, see the module docstring
+        except Exception as exc:  # a truncated or foreign file can fail in many ways
+            raise RegistryError(f"recommender version {version} is unreadable: {exc}") from exc
+        if not isinstance(model, HybridModel):
+            raise RegistryError(f"recommender version {version} does not hold a model")
+        return model
 
     def metadata(self, version: str) -> dict[str, Any]:
         path = self._versions / version / METADATA_FILE

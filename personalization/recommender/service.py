@@ -62,17 +62,21 @@ class RecommendationService:
         self._db, self._registry, self._cache = db, registry, cache
         self._model: HybridModel | None = None
         self._model_version: str | None = None
+        self._broken_version: str | None = None
         self._popular: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
     def _active_model(self) -> tuple[str | None, HybridModel | None]:
         version = self._registry.current_version()
         if version is None:
             return None, None
+        if version == self._broken_version:
+            return None, None
         if version != self._model_version:
             try:
                 self._model = self._registry.load(version)
-            except (RegistryError, OSError, EOFError, ValueError) as exc:
-                log.error("recommender version %s cannot be loaded: %s", version, exc)
+            except (RegistryError, OSError) as exc:
+                log.error("recommender unavailable, answering with popularity: %s", exc)
+                self._broken_version = version
                 return None, None
             self._model_version = version
         return version, self._model
@@ -81,17 +85,20 @@ class RecommendationService:
         if n < 1:
             raise ValueError("n must be at least 1")
         version, model = self._active_model()
+        # Consent is read on every call, so a withdrawal takes effect before any cache entry
+        # expires.
+        profile = self._profile(customer_id)
+        cache = self._cache if profile.exists and profile.consent else None
         cache_version = version or "none"
-        if self._cache is not None:
-            hit = self._cache.get(cache_version, customer_id)
+        if cache is not None:
+            hit = cache.get(cache_version, customer_id)
             if hit is not None and len(hit["items"]) >= n:
                 hit["items"] = hit["items"][:n]
                 return Recommendations(**{**hit, "cached": True})
-        profile = self._profile(customer_id)
         codes, source = self._rank(customer_id, profile, model, n)
         result = Recommendations(customer_id, self._describe(codes), source, version)
-        if self._cache is not None and profile.exists:
-            self._cache.put(cache_version, customer_id, result.as_dict())
+        if cache is not None:
+            cache.put(cache_version, customer_id, result.as_dict())
         return result
 
     def _rank(

@@ -10,7 +10,7 @@ from tests.conftest import PROJECT_ROOT
 
 
 def run_cli(
-    *args: str, database_url: str | None, **extra_env: str
+    *args: str, database_url: str | None, timeout: int = 60, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
     dropped = ("DATABASE_URL", "PSEUDONYM_KEY", "REDIS_URL")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -24,7 +24,7 @@ def run_cli(
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
 
 
