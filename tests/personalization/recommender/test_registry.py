@@ -37,9 +37,7 @@ def test_same_data_same_fingerprint(shop: Database, registry: ModelRegistry) -> 
     assert second.previous_version == first.version
 
 
-def test_rollback_walks_back_one_version_at_a_time(
-    shop: Database, registry: ModelRegistry
-) -> None:
+def test_rollback_walks_back_one_version_at_a_time(shop: Database, registry: ModelRegistry) -> None:
     with pytest.raises(RegistryError, match="train"):
         registry.rollback()
     v1 = train(shop, registry, params=FAST, tune=False).version

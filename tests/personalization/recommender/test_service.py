@@ -90,9 +90,7 @@ def test_withdrawn_consent_means_generic_answers_and_no_cached_profile(
     assert [i["stock_code"] for i in generic.items] != [i["stock_code"] for i in personal.items]
 
 
-def test_a_broken_artefact_degrades_to_popularity(
-    shop: Database, registry: ModelRegistry
-) -> None:
+def test_a_broken_artefact_degrades_to_popularity(shop: Database, registry: ModelRegistry) -> None:
     version = train(shop, registry, params=FAST, tune=False).version
     (registry.root / "versions" / version / MODEL_FILE).write_bytes(b"not a pickle")
     result = RecommendationService(shop, registry).recommend("cust-0001", n=5)
