@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
+
+from tqdm import tqdm
 
 from personalization.cli.common import CommandError, as_of
 from personalization.embeddings import EncoderUnavailable, shared_encoder
@@ -67,10 +70,24 @@ def _recommender_parts() -> tuple[ModelRegistry, RecommendationCache | None]:
 def _cmd_train(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     registry, cache = _recommender_parts()
     params = Params(epochs=args.epochs, components=args.components, threads=args.threads)
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="epoch", leave=True)
+        bar.update(done - bar.n)
+
+    show = not args.no_progress and sys.stderr.isatty()
     try:
-        report = train(db, registry, cache, params, tune=not args.no_tune)
+        report = train(
+            db, registry, cache, params, tune=not args.no_tune, progress=progress if show else None
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
+    finally:
+        for bar in bars.values():
+            bar.close()
     return report.as_dict()
 
 
@@ -143,6 +160,7 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument("--threads", type=int, default=Params.threads, help="default %(default)s")
     cmd.add_argument("--no-tune", action="store_true", help="keep the default trend blend")
+    cmd.add_argument("--no-progress", action="store_true", help="no progress bars")
     cmd.set_defaults(handler=_cmd_train)
 
     cmd = commands.add_parser(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -127,7 +128,13 @@ class HybridModel:
         self._user_index = {user: u for u, user in enumerate(self.users)}
 
     @classmethod
-    def fit(cls, purchases: Purchases, params: Params = Params()) -> HybridModel:
+    def fit(
+        cls,
+        purchases: Purchases,
+        params: Params = Params(),
+        on_epoch: Callable[[int, int], None] | None = None,
+    ) -> HybridModel:
+        """Fit the model; ``on_epoch(done, total)`` reports progress after each epoch."""
         from lightfm import LightFM
         from lightfm.data import Dataset
 
@@ -160,14 +167,17 @@ class HybridModel:
             max_sampled=params.max_sampled,
             random_state=params.seed,
         )
-        model.fit(
-            interactions,
-            sample_weight=weights,
-            user_features=user_features,
-            item_features=item_features,
-            epochs=params.epochs,
-            num_threads=params.threads,
-        )
+        for epoch in range(params.epochs):
+            model.fit_partial(
+                interactions,
+                sample_weight=weights,
+                user_features=user_features,
+                item_features=item_features,
+                epochs=1,
+                num_threads=params.threads,
+            )
+            if on_epoch is not None:
+                on_epoch(epoch + 1, params.epochs)
         item_bias, item_vectors = model.get_item_representations(item_features)
         _, user_feature_names, _, _ = dataset.mapping()
         trend = _standardise(np.log1p(purchases.recent_buyers(params.trend_window_days)))
@@ -260,7 +270,11 @@ class HybridModel:
 
 
 def tune_trend(
-    purchases: Purchases, params: Params, score: Any, validation_days: int = VALIDATION_DAYS
+    purchases: Purchases,
+    params: Params,
+    score: Any,
+    validation_days: int = VALIDATION_DAYS,
+    on_epoch: Callable[[int, int], None] | None = None,
 ) -> tuple[Params, list[dict[str, Any]]]:
     """Choose the trend window and weight on the last ``validation_days`` of the training data.
 
@@ -276,7 +290,7 @@ def tune_trend(
     if len(groups["warm"]) < 20:
         log.info("too few validation customers (%d) to tune the trend blend", len(groups["warm"]))
         return params, []
-    model = HybridModel.fit(history, params)
+    model = HybridModel.fit(history, params, on_epoch)
     curve = []
     for group, users in groups.items():
         if len(users) < 20:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -60,14 +61,18 @@ def train(
     params: Params | None = None,
     tune: bool = True,
     reference: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> TrainingReport:
+    """``progress(stage, done, total)`` follows the epochs of the tuning and final fits."""
     started = time.monotonic()
     purchases = training_purchases(db, reference)
     params = params or Params()
     curve: list[dict[str, Any]] = []
     if tune:
-        params, curve = tune_trend(purchases, params, ndcg_at_k)
-    model = HybridModel.fit(purchases, params)
+        params, curve = tune_trend(
+            purchases, params, ndcg_at_k, on_epoch=_stage(progress, "tuning on the last month")
+        )
+    model = HybridModel.fit(purchases, params, _stage(progress, "fitting on every order"))
     warm_curve = [row for row in curve if row["customers"] == "warm"]
     best = max(warm_curve, key=lambda row: row["ndcg@10"]) if warm_curve else None
     metadata = {
@@ -95,6 +100,14 @@ def train(
     return TrainingReport(
         version, previous, time.monotonic() - started, metadata, invalidated, curve
     )
+
+
+def _stage(
+    progress: Callable[[str, int, int], None] | None, stage: str
+) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(stage, done, total)
 
 
 def rollback(registry: ModelRegistry, cache: RecommendationCache | None = None) -> dict[str, Any]:

@@ -5,8 +5,11 @@ Two scorers share one interface:
 - `LexiconScorer`: VADER plus our support lexicon and rules. No model files, well under a
   millisecond; the fallback whenever the trained scorer is unavailable.
 - `TrainedScorer`: a logistic regression over MiniLM sentence embeddings, VADER's four scores
-  and the support features, fitted to the labels of human ratings. The label is the most
-  likely class; the score is P(positive) - P(negative), which lies in [-1, 1].
+  and the support features, fitted to the labels of human ratings. Its own score is
+  P(positive) - P(negative). Blended with VADER's compound score at ``vader_weight`` it is
+  the message score; ``threshold`` cuts it into labels. Both are chosen on sets the
+  classifier did not see (training.choose_blend), which is what makes the blend generalise
+  to text unlike the training data.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from personalization.sentiment.lexicon import support_features
 log = logging.getLogger(__name__)
 
 LABELS = ("negative", "neutral", "positive")
+VADER_COMPOUND = 3  # column of VADER's compound score in LexiconScorer.features
 DEFAULT_MODEL_PATH = Path("models") / "sentiment" / "model.joblib"
 
 
@@ -108,22 +112,31 @@ class TrainedScorer:
         self._lexicon = lexicon or LexiconScorer()
         self._classes = list(classifier.classes_)
         self.meta = meta or {}
+        blend = self.meta.get("blend") or {}
+        self.vader_weight = float(blend.get("vader_weight", 0.0))
+        self.threshold: float | None = blend.get("threshold")
 
     def features(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         if embeddings is None:
             embeddings = self._encoder.encode(texts)
         return np.hstack([embeddings, self._lexicon.features(texts)])
 
+    def model_scores(self, features: np.ndarray) -> np.ndarray:
+        """The classifier's own score, P(positive) - P(negative)."""
+        proba = self._classifier.predict_proba(features)
+        return proba[:, self._classes.index("positive")] - proba[:, self._classes.index("negative")]
+
     def predict(
         self, texts: list[str], embeddings: np.ndarray | None = None
     ) -> tuple[np.ndarray, list[str]]:
         """Scores in [-1, 1] and labels."""
-        proba = self._classifier.predict_proba(self.features(texts, embeddings))
-        scores = (
-            proba[:, self._classes.index("positive")] - proba[:, self._classes.index("negative")]
-        )
-        labels = [self._classes[i] for i in proba.argmax(axis=1)]
-        return scores, labels
+        features = self.features(texts, embeddings)
+        vader = features[:, -8 + VADER_COMPOUND]
+        scores = (1 - self.vader_weight) * self.model_scores(features) + self.vader_weight * vader
+        if self.threshold is None:  # a model saved before the blend: most likely class
+            proba = self._classifier.predict_proba(features)
+            return scores, [self._classes[i] for i in proba.argmax(axis=1)]
+        return scores, [label_for(s, self.threshold) for s in scores]
 
     def score_many(self, texts: list[str]) -> list[Sentiment]:
         if not texts:

@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from personalization.sentiment.scorer import LABELS, LexiconScorer, TrainedScorer, label_for
+from personalization.sentiment.scorer import (
+    LABELS,
+    VADER_COMPOUND,
+    LexiconScorer,
+    TrainedScorer,
+    label_for,
+)
 from personalization.settings import shared_datasets_dir
 
 log = logging.getLogger(__name__)
@@ -94,21 +100,92 @@ def _macro_f1(truth: list[str], predicted: list[str]) -> float:
     return float(f1_score(truth, predicted, labels=list(LABELS), average="macro"))
 
 
+VADER_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+THRESHOLDS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+
+
+@dataclass
+class _Block:
+    """One rated set, with its features computed once."""
+
+    rated: RatedTexts
+    features: np.ndarray
+
+    @property
+    def vader(self) -> np.ndarray:
+        return self.features[:, -8 + VADER_COMPOUND]
+
+
+def _blocks(sets: list[RatedTexts], encoder: Any, cache_dir: Path | None) -> list[_Block]:
+    lexicon = LexiconScorer()
+    return [
+        _Block(
+            s,
+            np.hstack([cached_embeddings(encoder, s.texts, cache_dir), lexicon.features(s.texts)]),
+        )
+        for s in sets
+    ]
+
+
+def _fit_blocks(blocks: list[_Block]) -> Any:
+    return fit(
+        np.vstack([b.features for b in blocks]), [label for b in blocks for label in b.rated.labels]
+    )
+
+
+def choose_blend(blocks: list[_Block], encoder: Any) -> dict[str, Any]:
+    """VADER weight and label threshold that maximise macro-F1 on sets left out of the fit.
+
+    Each set is scored by a classifier fitted on the others, so the choice reflects text the
+    classifier has not seen, as in production. With a single set there is nothing to leave
+    out: no blend, and the label is the most likely class.
+    """
+    if len(blocks) < 2:
+        return {}
+    held_out = []
+    for block in blocks:
+        others = [b for b in blocks if b is not block]
+        scorer = TrainedScorer(_fit_blocks(others), encoder)
+        held_out.append((scorer.model_scores(block.features), block.vader, block.rated.labels))
+    best: tuple[float, float, float] | None = None
+    for weight in VADER_WEIGHTS:
+        for threshold in THRESHOLDS:
+            f1 = float(
+                np.mean(
+                    [
+                        _macro_f1(
+                            labels,
+                            [label_for(v, threshold) for v in (1 - weight) * m + weight * vader],
+                        )
+                        for m, vader, labels in held_out
+                    ]
+                )
+            )
+            if best is None or f1 > best[0]:
+                best = (f1, weight, threshold)
+    assert best is not None
+    return {"vader_weight": best[1], "threshold": best[2], "held_out_macro_f1": round(best[0], 4)}
+
+
 def evaluate(
     sets: list[RatedTexts], encoder: Any, cache_dir: Path | None = None
 ) -> list[dict[str, Any]]:
-    """Per set: macro-F1 over 3 classes and Pearson r, for VADER, the lexicon scorer, ours."""
+    """Per set: macro-F1 over 3 classes and Pearson r, for VADER, the lexicon scorer, ours.
+
+    Each set is scored by a model trained on the other three, blend included: the blend is
+    chosen by leaving each of those three out in turn, so the scored set is never seen.
+    """
     lexicon = LexiconScorer()
-    embeddings = {s.name: cached_embeddings(encoder, s.texts, cache_dir) for s in sets}
-    lexical = {s.name: lexicon.features(s.texts) for s in sets}
+    blocks = _blocks(sets, encoder, cache_dir)
     rows = []
-    for held_out in sets:
-        train = [s for s in sets if s.name != held_out.name]
-        features = np.vstack([np.hstack([embeddings[s.name], lexical[s.name]]) for s in train])
-        classifier = fit(features, [label for s in train for label in s.labels])
-        ours = TrainedScorer(classifier, encoder, lexicon)
-        predicted, predicted_labels = ours.predict(held_out.texts, embeddings[held_out.name])
-        vader = lexical[held_out.name][:, 3]
+    for block in blocks:
+        train_blocks = [b for b in blocks if b is not block]
+        blend = choose_blend(train_blocks, encoder)
+        ours = TrainedScorer(_fit_blocks(train_blocks), encoder, lexicon, {"blend": blend})
+        held_out = block.rated
+        embeddings = block.features[:, :-8]
+        predicted, predicted_labels = ours.predict(held_out.texts, embeddings)
+        vader = block.vader
         lexicon_scores = np.array([s.score for s in lexicon.score_many(held_out.texts)])
         truth = held_out.labels
         rows.append(
@@ -123,25 +200,22 @@ def evaluate(
                 "lexicon_pearson_r": float(np.corrcoef(lexicon_scores, held_out.ratings)[0, 1]),
                 "ours_macro_f1": _macro_f1(truth, predicted_labels),
                 "ours_pearson_r": float(np.corrcoef(predicted, held_out.ratings)[0, 1]),
+                "ours_blend": blend,
             }
         )
     return rows
 
 
 def train(sets: list[RatedTexts], encoder: Any, cache_dir: Path | None = None) -> TrainedScorer:
-    """Fit on every set, for use in the bot."""
+    """Fit on every set, for use in the bot; the blend is chosen leaving one set out at a time."""
     started = time.monotonic()
-    lexicon = LexiconScorer()
-    features = np.vstack(
-        [
-            np.hstack([cached_embeddings(encoder, s.texts, cache_dir), lexicon.features(s.texts)])
-            for s in sets
-        ]
-    )
-    classifier = fit(features, [label for s in sets for label in s.labels])
+    blocks = _blocks(sets, encoder, cache_dir)
+    blend = choose_blend(blocks, encoder)
+    classifier = _fit_blocks(blocks)
     meta = {
         "trained_on": {s.name: len(s.texts) for s in sets},
-        "features": int(features.shape[1]),
+        "features": int(blocks[0].features.shape[1]),
+        "blend": blend,
         "seconds": round(time.monotonic() - started, 1),
     }
-    return TrainedScorer(classifier, encoder, lexicon, meta)
+    return TrainedScorer(classifier, encoder, LexiconScorer(), meta)

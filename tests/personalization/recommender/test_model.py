@@ -111,3 +111,9 @@ def test_trend_tuning_picks_a_blend_on_the_validation_month() -> None:
     assert (tuned.trend_window_days, tuned.trend_weight) == (best["window_days"], best["weight"])
     without_trend = max(r["ndcg@10"] for r in warm if r["weight"] == 0)
     assert best["ndcg@10"] > without_trend, "the trend items are predictable only by trend"
+
+
+def test_fitting_reports_every_epoch() -> None:
+    seen: list[tuple[int, int]] = []
+    HybridModel.fit(two_tastes(), SMALL, on_epoch=lambda done, total: seen.append((done, total)))
+    assert seen == [(n, SMALL.epochs) for n in range(1, SMALL.epochs + 1)]
