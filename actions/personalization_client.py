@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import psycopg2
 
+from personalization.profile import CustomerContext, ProfileReader
 from personalization.settings import ConfigurationError
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import Customer, CustomerRepository
@@ -80,4 +81,13 @@ async def fetch_customer(customer_id: str) -> Customer | None:
         return None
     return await _call(
         "profile lookup", lambda: CustomerRepository(database()).get(customer_id), None
+    )
+
+
+async def fetch_context(customer_id: str) -> CustomerContext | None:
+    """Profile, segment, tier, consent, tone and open orders; None if unknown or unavailable."""
+    if not is_valid_customer_id(customer_id):
+        return None
+    return await _call(
+        "profile lookup", lambda: ProfileReader(database()).context(customer_id), None
     )

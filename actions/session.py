@@ -1,4 +1,9 @@
-"""Session start: recognise the customer and greet them by name."""
+"""Session start: recognise the customer, load their context into slots, greet them fittingly.
+
+The greeting depends on the service tier (a returning VIP, a new customer, one who has been
+away) and the tone they prefer; an open order is mentioned before they have to ask. A
+customer who opted out of personalization is greeted like any visitor.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,20 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
+from personalization.profile import OpenOrder
 
 log = logging.getLogger(__name__)
 
-PROFILE_SLOTS = ("customer_id", "customer_name", "customer_known")
+PROFILE_SLOTS = (
+    "customer_id",
+    "customer_name",
+    "customer_known",
+    "customer_segment",
+    "customer_tier",
+    "personalization_allowed",
+    "preferred_tone",
+    "open_orders",
+)
 _NOT_CARRIED_OVER = set(PROFILE_SLOTS) | {"session_started_metadata", "requested_slot"}
 
 
@@ -49,26 +64,53 @@ class ActionSessionStart(Action):
     ) -> list[EventType]:
         events: list[EventType] = [SessionStarted(), *_carried_over_slots(tracker, domain)]
         customer_id = customer_id_of(tracker)
-        customer = await personalization_client.fetch_customer(customer_id)
-        if customer is None:
+        context = await personalization_client.fetch_context(customer_id)
+        if context is None:
             dispatcher.utter_message(response="utter_welcome")
-            events += [
-                SlotSet("customer_id", None),
-                SlotSet("customer_name", None),
-                SlotSet("customer_known", False),
-            ]
+            events += [SlotSet(name, None) for name in PROFILE_SLOTS]
+            events.append(SlotSet("customer_known", False))
         else:
-            log.info("session started for known customer %s", customer.id)
-            if customer.first_name:
+            slots = context.as_slots()
+            events += [SlotSet(name, value) for name, value in slots.items()]
+            if context.personalization_allowed and context.first_name:
+                log.info("session started for known customer %s", context.customer_id)
                 dispatcher.utter_message(
-                    response="utter_welcome_back", customer_name=customer.first_name
+                    response=welcome_response(context.tier, context.tone),
+                    customer_name=context.first_name,
                 )
-            else:  # known from an order export, but never told us their name
+                _mention_open_order(dispatcher, context.open_orders)
+            else:  # opted out, or known from an order export without a name
                 dispatcher.utter_message(response="utter_welcome")
-            events += [
-                SlotSet("customer_id", customer.id),
-                SlotSet("customer_name", customer.first_name),
-                SlotSet("customer_known", True),
-            ]
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+# One response per tier and tone, not conditional variants: Rasa renders an action's
+# responses against the tracker as it was before the action's own SlotSet events, so the new
+# session's slots are not there yet when the greeting is rendered.
+WELCOME_RESPONSES = {
+    ("vip", "casual"): "utter_welcome_back_vip_casual",
+    ("vip", "formal"): "utter_welcome_back_vip_formal",
+    ("new", "casual"): "utter_welcome_back_new_casual",
+    ("new", "formal"): "utter_welcome_back_new_formal",
+    ("lapsed", "casual"): "utter_welcome_back_lapsed_casual",
+    ("lapsed", "formal"): "utter_welcome_back_lapsed_formal",
+    ("regular", "casual"): "utter_welcome_back_regular_casual",
+    ("regular", "formal"): "utter_welcome_back_regular_formal",
+}
+
+
+def welcome_response(tier: str, tone: str) -> str:
+    group = tier if tier in ("vip", "new", "lapsed") else "regular"
+    return WELCOME_RESPONSES[(group, "formal" if tone == "formal" else "casual")]
+
+
+def _mention_open_order(dispatcher: CollectingDispatcher, orders: tuple[OpenOrder, ...]) -> None:
+    shipped = [o for o in orders if o.status == "shipped" and o.expected_delivery]
+    if shipped:
+        order = shipped[0]
+        dispatcher.utter_message(
+            response="utter_open_order_on_its_way",
+            order_id=order.id,
+            expected_delivery=order.expected_delivery.strftime("%A %-d %B"),
+        )

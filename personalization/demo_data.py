@@ -210,7 +210,7 @@ _CATEGORIES = sorted({category for _, _, category, _ in DEMO_PRODUCTS})
 # Order histories that make each persona a recognisable segment.
 _PERSONA_HISTORY: dict[str, tuple[int, int, tuple[str, ...]]] = {
     # customer: (orders, days since the last order, favourite categories)
-    "cust-0001": (14, 3, ("Lighting & candles", "Home decor")),  # frequent and recent
+    "cust-0001": (14, 1, ("Lighting & candles", "Home decor")),  # frequent, a parcel on its way
     "cust-0002": (6, 240, ("Kitchen", "Baking")),  # used to buy, gone quiet
     "cust-0003": (1, 6, ("Stationery", "Gift wrap & cards")),  # first order last week
     "cust-0004": (8, 30, ("Garden", "Toys & games")),  # steady

@@ -33,7 +33,7 @@ def responses_in_stories_and_rules() -> set[str]:
 def responses_named_by_actions() -> set[str]:
     named = set()
     for path in Path(PROJECT_ROOT / "actions").rglob("*.py"):
-        named |= set(re.findall(r"response=\"(utter_\w+)\"", path.read_text()))
+        named |= set(re.findall(r"\"(utter_\w+)\"", path.read_text()))
     return named
 
 

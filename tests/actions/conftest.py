@@ -15,7 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from personalization.demo_data import load_demo_customers
+from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.segments import Segmenter
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 from tests.conftest import PROJECT_ROOT
@@ -66,6 +67,14 @@ def store_with_demo_customers(
     personalization_client.reset()
     yield db
     personalization_client.reset()
+
+
+@pytest.fixture
+def store_with_demo_shop(store_with_demo_customers: Database) -> Database:
+    """The demo customers with their orders and segments."""
+    load_demo_shop(store_with_demo_customers, demo_customers())
+    Segmenter(store_with_demo_customers).run()
+    return store_with_demo_customers
 
 
 @pytest.fixture

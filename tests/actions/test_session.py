@@ -16,20 +16,68 @@ def slots_set(events: list[dict[str, Any]]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
-@pytest.mark.usefixtures("store_with_demo_customers")
-def test_known_sender_is_welcomed_back_by_first_name(domain: dict[str, Any]) -> None:
+@pytest.mark.usefixtures("store_with_demo_shop")
+def test_a_vip_is_welcomed_back_by_name_and_told_about_her_parcel(domain: dict[str, Any]) -> None:
     result = run_action(
         ActionSessionStart(), load_tracker("session_start_sender_is_customer"), domain
     )
     messages, events = result.messages, result.events
-    assert messages == [{**messages[0], "response": "utter_welcome_back", "customer_name": "Alice"}]
+    assert messages[0] == {
+        **messages[0],
+        "response": "utter_welcome_back_vip_casual",
+        "customer_name": "Alice",
+    }
+    assert messages[1]["response"] == "utter_open_order_on_its_way"
+    assert messages[1]["order_id"].startswith("DEMO-0001-")
     assert events[0] == SessionStarted()
     assert events[-1] == ActionExecuted("action_listen")
-    assert slots_set(events) == {
+    slots = slots_set(events)
+    assert {k: slots[k] for k in ("customer_id", "customer_name", "customer_known")} == {
         "customer_id": "cust-0001",
         "customer_name": "Alice",
         "customer_known": True,
     }
+    assert (slots["customer_segment"], slots["customer_tier"]) == ("Champions", "vip")
+    assert slots["personalization_allowed"] is True and slots["preferred_tone"] == "casual"
+    assert slots["open_orders"][0]["status"] == "shipped"
+    for name in slots:
+        assert name in domain["slots"], f"{name} must be declared in the domain"
+
+
+@pytest.mark.usefixtures("store_with_demo_shop")
+def test_each_persona_gets_the_greeting_of_their_tier_and_tone(domain: dict[str, Any]) -> None:
+    from rasa_sdk import Tracker
+
+    expected = {
+        "cust-0002": "utter_welcome_back_lapsed_formal",  # Bruno: gone quiet, formal
+        "cust-0003": "utter_welcome_back_new_casual",  # Chloé: first order last week
+    }
+    for customer, response in expected.items():
+        tracker = Tracker.from_dict(
+            {
+                **load_tracker("session_start_sender_is_customer").current_state(),
+                "sender_id": customer,
+            }
+        )
+        messages = run_action(ActionSessionStart(), tracker, domain).messages
+        assert messages[0]["response"] == response, customer
+        assert response in domain["responses"]
+
+
+@pytest.mark.usefixtures("store_with_demo_shop")
+def test_an_opted_out_customer_is_greeted_like_any_visitor(
+    domain: dict[str, Any], store_with_demo_shop
+) -> None:
+    from personalization.privacy import set_personalization
+
+    set_personalization(store_with_demo_shop, "cust-0001", False, source="test")
+    result = run_action(
+        ActionSessionStart(), load_tracker("session_start_sender_is_customer"), domain
+    )
+    assert [m["response"] for m in result.messages] == ["utter_welcome"]
+    slots = slots_set(result.events)
+    assert slots["personalization_allowed"] is False and slots["customer_id"] == "cust-0001"
+    assert slots["customer_name"] is None and slots["customer_tier"] is None
 
 
 @pytest.mark.usefixtures("store_with_demo_customers")
@@ -38,7 +86,7 @@ def test_customer_id_from_session_metadata_wins_over_sender_id(domain: dict[str,
         ActionSessionStart(), load_tracker("session_start_customer_in_metadata"), domain
     )
     messages, events = result.messages, result.events
-    assert messages[0]["response"] == "utter_welcome_back"
+    assert messages[0]["response"].startswith("utter_welcome_back_")
     assert messages[0]["customer_name"] == "Bruno"
     assert slots_set(events)["customer_id"] == "cust-0002"
 
@@ -51,11 +99,9 @@ def test_anonymous_visitor_gets_the_generic_welcome(domain: dict[str, Any]) -> N
     messages, events = result.messages, result.events
     assert [m["response"] for m in messages] == ["utter_welcome"]
     assert "customer_name" not in messages[0]
-    assert slots_set(events) == {
-        "customer_id": None,
-        "customer_name": None,
-        "customer_known": False,
-    }
+    slots = slots_set(events)
+    assert slots["customer_known"] is False
+    assert all(slots[name] is None for name in slots if name != "customer_known")
 
 
 @pytest.mark.usefixtures("store_with_demo_customers")
@@ -130,8 +176,6 @@ def test_known_customer_without_a_name_is_recognised_but_greeted_generically(
         ActionSessionStart(), load_tracker("session_start_sender_is_customer"), domain
     )
     assert [m["response"] for m in result.messages] == ["utter_welcome"]
-    assert slots_set(result.events) == {
-        "customer_id": "cust-0001",
-        "customer_name": None,
-        "customer_known": True,
-    }
+    slots = slots_set(result.events)
+    assert (slots["customer_id"], slots["customer_name"]) == ("cust-0001", None)
+    assert slots["customer_known"] is True and slots["customer_tier"] == "prospect"

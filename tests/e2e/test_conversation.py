@@ -139,11 +139,23 @@ def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 process.kill()
 
 
-def test_known_customer_is_greeted_by_name(stack: RunningStack) -> None:
+def any_welcome_back(name: str) -> set[str]:
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+    return set().union(
+        *(
+            variants(r, customer_name=name)
+            for r in domain["responses"]
+            if r.startswith("utter_welcome_back_")
+        )
+    )
+
+
+def test_known_customer_is_greeted_by_name_and_told_about_her_parcel(stack: RunningStack) -> None:
     texts = stack.texts("cust-0001", "hi")
-    assert len(texts) == 2
-    assert texts[0] in variants("utter_welcome_back", customer_name="Alice")
-    assert texts[1] in variants("utter_greet")
+    assert len(texts) == 3
+    assert texts[0] in variants("utter_welcome_back_vip_casual", customer_name="Alice")
+    assert texts[1].startswith("Your order DEMO-0001-") and "on its way" in texts[1]
+    assert texts[2] in variants("utter_greet")
 
 
 def test_unknown_sender_gets_the_generic_welcome(stack: RunningStack) -> None:
@@ -154,7 +166,7 @@ def test_unknown_sender_gets_the_generic_welcome(stack: RunningStack) -> None:
 
 def test_customer_id_in_the_message_metadata_identifies_the_customer(stack: RunningStack) -> None:
     texts = stack.texts(uuid.uuid4().hex, "hi", metadata={"customer_id": "cust-0002"})
-    assert texts[0] in variants("utter_welcome_back", customer_name="Bruno")
+    assert texts[0] in variants("utter_welcome_back_lapsed_formal", customer_name="Bruno")
 
 
 def test_the_conversation_is_kept_in_redis_and_streamed_to_postgres(stack: RunningStack) -> None:
@@ -185,7 +197,7 @@ def test_the_conversation_is_kept_in_redis_and_streamed_to_postgres(stack: Runni
     assert "session_started" in kinds
     assert [e["text"] for e in events if e["event"] == "user"] == user_texts
     bot_texts = [e["text"] for e in events if e["event"] == "bot"]
-    assert bot_texts[0] in variants("utter_welcome_back", customer_name="Chloé")
+    assert bot_texts[0] in variants("utter_welcome_back_new_casual", customer_name="Chloé")
     assert bot_texts[-1] in variants("utter_iamabot")
 
 
@@ -247,7 +259,7 @@ def test_a_postgres_outage_degrades_replies_and_loses_no_events(
     stack: RunningStack, servers: Servers
 ) -> None:
     known, visitor = "cust-0004", f"visitor-{uuid.uuid4().hex[:8]}"
-    assert stack.texts(known, "hi")[0] in variants("utter_welcome_back", customer_name="Dev")
+    assert stack.texts(known, "hi")[0] in any_welcome_back("Dev")
     servers.postgres.stop()
     try:
         # A known customer starting a conversation now cannot be recognised: generic welcome.
