@@ -10,8 +10,10 @@ intent, wall time of training, and p50/p99 parse latency through a loaded Agent.
 written into the repository.
 
 Pipelines:
-- ours: word and character n-gram counts plus MiniLM sentence embeddings
-  (``components.sentence_embeddings.MiniLmFeaturizer``), LogisticRegressionClassifier;
+- ours: word 1–2-gram counts plus MiniLM sentence embeddings scaled ×2
+  (``components.sentence_embeddings.MiniLmFeaturizer``), and a calibrated linear SVM
+  (``components.linear_intent_classifier.LinearIntentClassifier``);
+- ours-logreg: word and character n-grams plus MiniLM ×5, Rasa's LogisticRegressionClassifier;
 - sparse: the same without MiniLM (the bot's pipeline before this benchmark);
 - default: the pipeline ``rasa init`` writes (DIET, 100 epochs unless --default-epochs).
 """
@@ -40,9 +42,15 @@ _COUNTS = [
 PIPELINES: dict[str, list[dict[str, Any]]] = {
     "ours": [
         {"name": "WhitespaceTokenizer"},
+        {"name": "CountVectorsFeaturizer", "min_ngram": 1, "max_ngram": 2},
+        {"name": "components.sentence_embeddings.MiniLmFeaturizer", "scale": 2.0},
+        {"name": "components.linear_intent_classifier.LinearIntentClassifier", "C": 0.5},
+    ],
+    "ours-logreg": [
+        {"name": "WhitespaceTokenizer"},
         *_COUNTS,
-        {"name": "components.sentence_embeddings.MiniLmFeaturizer"},
-        {"name": "LogisticRegressionClassifier", "max_iter": 1000, "random_state": 42},
+        {"name": "components.sentence_embeddings.MiniLmFeaturizer", "scale": 5.0},
+        {"name": "LogisticRegressionClassifier", "random_state": 42},
     ],
     "sparse": [
         {"name": "WhitespaceTokenizer"},
