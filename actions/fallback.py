@@ -24,17 +24,22 @@ INTENT_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+# Rasa's two-stage fallback reads `out_of_scope` as the "No" button, so offering it as the
+# "Yes" would be taken as a refusal; the best other intent is offered instead.
+_NOT_CONFIRMABLE = {NLU_FALLBACK, "out_of_scope"}
+
+
 def intent_to_confirm(latest_message: dict[str, Any]) -> str | None:
-    """The best real intent: below the fallback threshold, the runner-up of the ranking."""
+    """The best intent that can be confirmed: below the threshold, the best of the ranking."""
     ranking = [
         entry.get("name")
         for entry in latest_message.get("intent_ranking") or []
-        if entry.get("name") and entry.get("name") != NLU_FALLBACK
+        if entry.get("name") and entry.get("name") not in _NOT_CONFIRMABLE
     ]
     if ranking:
         return ranking[0]
     name = (latest_message.get("intent") or {}).get("name")
-    return name if name and name != NLU_FALLBACK else None
+    return name if name and name not in _NOT_CONFIRMABLE else None
 
 
 class ActionAskAffirmation(Action):

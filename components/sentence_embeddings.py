@@ -25,6 +25,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from personalization.embeddings import SentenceEncoder, shared_encoder
 
+SENTENCE_EMBEDDING = "minilm_sentence_embedding"
+
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class MiniLmFeaturizer(DenseFeaturizer, GraphComponent):
@@ -72,9 +74,11 @@ class MiniLmFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if m.get(TEXT)]
         if not with_text:
             return
-        vectors = self._encoder.encode([m.get(TEXT) for m in with_text], self._batch_size)
-        vectors = vectors * self._scale
-        for message, vector in zip(with_text, vectors, strict=True):
+        raw = self._encoder.encode([m.get(TEXT) for m in with_text], self._batch_size)
+        vectors = raw * self._scale
+        for message, unscaled, vector in zip(with_text, raw, vectors, strict=True):
+            # Kept unscaled for later components (sentiment) so MiniLM runs once per message.
+            message.set(SENTENCE_EMBEDDING, unscaled)
             tokens = message.get(TOKENS_NAMES[TEXT]) or []
             sequence = np.tile(vector, (max(len(tokens), 1), 1)).astype(np.float32)
             self.add_features_to_message(

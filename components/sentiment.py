@@ -3,7 +3,8 @@
 Each message gets ``sentiment: {"score": float in [-1, 1], "label": str, "scorer": str}`` in
 its parse data, so actions read it from ``tracker.latest_message``. The trained scorer is
 used when its model file loads (``SENTIMENT_MODEL_PATH``), the lexicon scorer otherwise; a
-scoring failure leaves the message neutral rather than failing the parse.
+scoring failure leaves the message neutral rather than failing the parse. Placed after
+MiniLmFeaturizer, it reuses that component's sentence vector instead of encoding again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -20,8 +22,9 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from components.sentence_embeddings import SENTENCE_EMBEDDING
 from personalization.sentiment import load_scorer
-from personalization.sentiment.scorer import SentimentScorer
+from personalization.sentiment.scorer import SentimentScorer, TrainedScorer
 
 log = logging.getLogger(__name__)
 SENTIMENT = "sentiment"
@@ -47,6 +50,13 @@ class SentimentAnalyzer(GraphComponent):
         path = config.get("model_path")
         return cls(load_scorer(Path(path) if path else None))
 
+    def _score(self, text: str, embedding: np.ndarray | None) -> dict[str, Any]:
+        if embedding is not None and isinstance(self._scorer, TrainedScorer):
+            scores, labels = self._scorer.predict([text], embedding[None, :])
+            return {"score": round(float(scores[0]), 4), "label": labels[0]}
+        result = self._scorer.score(text)
+        return {"score": result.score, "label": result.label}
+
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data  # nothing downstream learns from sentiment
 
@@ -56,8 +66,7 @@ class SentimentAnalyzer(GraphComponent):
             if not text:
                 continue
             try:
-                result = self._scorer.score(text)
-                value = {"score": result.score, "label": result.label}
+                value = self._score(text, message.get(SENTENCE_EMBEDDING))
             except Exception as exc:  # a parse must never fail because of sentiment
                 log.warning("sentiment unavailable for this message: %s", type(exc).__name__)
                 value = {"score": 0.0, "label": "neutral"}

@@ -19,7 +19,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MODEL_NAME = "shopbot"
-_INPUTS = ("config.yml", "domain.yml", "data")
+# The custom NLU components are code the model is built with, so they count as inputs too.
+_INPUTS = ("config.yml", "domain.yml", "data", "components")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,14 @@ class TrainingPlan:
         digest.update(f"rasa=={metadata.version('rasa')}".encode())
         for name in _INPUTS:
             path = self.project / name
-            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            if not path.exists():
+                continue
+            if path.is_dir():
+                files = sorted(
+                    p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                )
+            else:
+                files = [path]
             for file in files:
                 digest.update(str(file.relative_to(self.project)).encode())
                 digest.update(file.read_bytes())

@@ -45,3 +45,12 @@ def test_intent_to_confirm_skips_the_fallback_intent() -> None:
     }
     assert intent_to_confirm(message) == "greet"
     assert intent_to_confirm({"intent": {"name": "thank"}}) == "thank"
+
+
+def test_out_of_scope_is_never_offered_as_yes_because_rasa_reads_it_as_no() -> None:
+    message = {
+        "intent": {"name": "nlu_fallback"},
+        "intent_ranking": [{"name": "nlu_fallback"}, {"name": "out_of_scope"}, {"name": "greet"}],
+    }
+    assert intent_to_confirm(message) == "greet"
+    assert intent_to_confirm({"intent": {"name": "out_of_scope"}}) is None
