@@ -85,22 +85,27 @@ class CustomerContext:
         }
 
 
+def profile_row(cur: Any, customer_id: str) -> dict[str, Any] | None:
+    """Profile, segment and consent of one customer, by one indexed lookup per table."""
+    cur.execute(
+        """SELECT c.id, c.display_name, c.country, c.preferences, s.segment, s.m_score,
+                  coalesce(k.personalization, true) AS allowed
+           FROM customers c
+           LEFT JOIN segment_assignments s ON s.customer_id = c.id
+           LEFT JOIN consents k ON k.customer_id = c.id
+           WHERE c.id = %s""",
+        (customer_id,),
+    )
+    return cur.fetchone()
+
+
 class ProfileReader:
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def context(self, customer_id: str) -> CustomerContext | None:
         with self._db.cursor() as cur:
-            cur.execute(
-                """SELECT c.id, c.display_name, c.preferences, s.segment, s.m_score,
-                          coalesce(k.personalization, true) AS allowed
-                   FROM customers c
-                   LEFT JOIN segment_assignments s ON s.customer_id = c.id
-                   LEFT JOIN consents k ON k.customer_id = c.id
-                   WHERE c.id = %s""",
-                (customer_id,),
-            )
-            row = cur.fetchone()
+            row = profile_row(cur, customer_id)
             if row is None:
                 return None
             cur.execute(

@@ -197,6 +197,7 @@ def ndcg_at_k(scores: np.ndarray, owned: sp.csr_matrix, truth: list[set[int]]) -
 def evaluate_models(data: SplitData, models: list[Recommender]) -> list[dict[str, Any]]:
     rows = []
     groups = {"warm": data.warm_users(), "cold": data.cold_users()}
+    bought = data.history.matrix()
     for model in models:
         started = time.monotonic()
         model.fit(data)
@@ -205,7 +206,7 @@ def evaluate_models(data: SplitData, models: list[Recommender]) -> list[dict[str
             if not users:
                 continue
             scores = model.scores(users)
-            owned = data.history.matrix()[users]
+            owned = bought[users]
             result = _metrics(scores, owned, [data.truth[u] for u in users])
             rows.append(
                 {

@@ -219,6 +219,13 @@ class HybridModel:
     def known_features(self, features: list[str]) -> list[str]:
         return [f for f in features if f in self.user_feature_names]
 
+    def _feature_rows(self, users: list[int], cold: np.ndarray) -> sp.csr_matrix:
+        """Feature rows of customers; for cold ones without their (untrained) identity."""
+        rows = self.user_features[users].tolil()
+        for row in np.flatnonzero(cold):
+            rows[row, users[row]] = 0.0  # identity feature u is column u; untrained, it is noise
+        return rows.tocsr()
+
     def _score_rows(self, rows: sp.csr_matrix) -> np.ndarray:
         vectors = rows @ self.user_embeddings
         biases = rows @ self.user_biases
@@ -226,11 +233,8 @@ class HybridModel:
 
     def scores_for_users(self, users: list[int]) -> np.ndarray:
         """Scores of customers in the training data; those without purchases count as cold."""
-        rows = self.user_features[users].tolil()
         cold = np.asarray(self.owned[users].sum(axis=1)).ravel() == 0
-        for row in np.flatnonzero(cold):
-            rows[row, users[row]] = 0.0  # an untrained identity is noise: features only
-        scores = _standardise(self._score_rows(rows.tocsr()))
+        scores = _standardise(self._score_rows(self._feature_rows(users, cold)))
         weights = np.where(cold, self.params.cold_trend_weight, self.params.trend_weight)
         return scores + weights[:, None] * self.trend[None, :]
 
@@ -295,11 +299,8 @@ def tune_trend(
     for group, users in groups.items():
         if len(users) < 20:
             continue
-        rows = model.user_features[users].tolil()
-        if group == "cold":
-            for row, user in enumerate(users):
-                rows[row, user] = 0.0
-        factor_scores = _standardise(model._score_rows(rows.tocsr()))
+        cold = np.full(len(users), group == "cold")
+        factor_scores = _standardise(model._score_rows(model._feature_rows(users, cold)))
         owned, truths = model.owned[users], [truth[u] for u in users]
         for window in TREND_WINDOWS:
             trend = _standardise(np.log1p(history.recent_buyers(window)))

@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from personalization.profile import profile_row
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.data import profile_features
 from personalization.recommender.model import HybridModel
@@ -121,19 +122,10 @@ class RecommendationService:
 
     def _profile(self, customer_id: str) -> _Profile:
         with self._db.cursor() as cur:
-            cur.execute(
-                """SELECT c.country, c.preferences, s.segment,
-                          coalesce(k.personalization, true) AS consent
-                   FROM customers c
-                   LEFT JOIN segment_assignments s ON s.customer_id = c.id
-                   LEFT JOIN consents k ON k.customer_id = c.id
-                   WHERE c.id = %s""",
-                (customer_id,),
-            )
-            row = cur.fetchone()
+            row = profile_row(cur, customer_id)
         if row is None:
             return _Profile(exists=False)
-        return _Profile(True, row["country"], row["segment"], row["preferences"], row["consent"])
+        return _Profile(True, row["country"], row["segment"], row["preferences"], row["allowed"])
 
     def _owned(self, customer_id: str) -> set[str]:
         with self._db.cursor() as cur:
