@@ -17,7 +17,13 @@ from typing import TypeVar
 
 import psycopg2
 
+from personalization.embeddings import EncoderUnavailable, shared_encoder
+from personalization.privacy import ConversationStore
 from personalization.profile import CustomerContext, ProfileReader
+from personalization.recommender.articles import ArticleRecommender
+from personalization.recommender.cache import RecommendationCache
+from personalization.recommender.registry import ModelRegistry
+from personalization.recommender.service import RecommendationService
 from personalization.settings import ConfigurationError
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import Customer, CustomerRepository
@@ -29,6 +35,7 @@ T = TypeVar("T")
 _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _database: Database | None = None
 _database_lock = threading.Lock()
+_services: dict[str, object] = {}
 
 
 def io_timeout_s() -> float:
@@ -48,15 +55,68 @@ def database() -> Database:
 
 
 def reset() -> None:
-    """Forget the pool, e.g. after DATABASE_URL changed (tests, reconfiguration)."""
+    """Forget the pool and services, e.g. after DATABASE_URL changed (tests, reconfiguration)."""
     global _database
     with _database_lock:
         if _database is not None:
             _database.close()
         _database = None
+        _services.clear()
 
 
-async def _call(operation: str, work: Callable[[], T], fallback: T) -> T:
+def _service(name: str, build: Callable[[], T]) -> T:
+    with _database_lock:
+        if name not in _services:
+            _services[name] = build()
+        return _services[name]  # type: ignore[return-value]
+
+
+def recommendations() -> RecommendationService:
+    """One service per process: it keeps the loaded model and popularity lists warm."""
+    return _service(
+        "recommendations",
+        lambda: RecommendationService(
+            database(), ModelRegistry.from_env(), RecommendationCache.from_env()
+        ),
+    )
+
+
+def articles() -> ArticleRecommender:
+    """Help-article matching with MiniLM when its weights are installed, else words alone."""
+
+    def build() -> ArticleRecommender:
+        try:
+            encoder = shared_encoder()
+        except EncoderUnavailable as exc:
+            log.warning("sentence encoder unavailable (%s); matching articles by words", exc)
+            encoder = None
+        return ArticleRecommender(database(), encoder)
+
+    return _service("articles", build)
+
+
+def conversation_store() -> ConversationStore | None:
+    return ConversationStore.from_env()
+
+
+def recommendation_cache() -> RecommendationCache | None:
+    return RecommendationCache.from_env()
+
+
+def warm_up() -> None:
+    """Load the article index in the background, so the first question is not the slow one."""
+
+    def work() -> None:
+        try:
+            articles()._current_index()
+        except Exception as exc:  # a cold start must not stop the server
+            log.warning("article index warm-up failed (%s)", type(exc).__name__)
+
+    threading.Thread(target=work, name="warm-up", daemon=True).start()
+
+
+async def call(operation: str, work: Callable[[], T], fallback: T) -> T:
+    """Run blocking library work with a deadline; any failure is logged and becomes `fallback`."""
     try:
         return await asyncio.wait_for(asyncio.to_thread(work), timeout=io_timeout_s())
     except asyncio.TimeoutError:
@@ -69,6 +129,13 @@ async def _call(operation: str, work: Callable[[], T], fallback: T) -> T:
         log.warning(
             "personalization %s failed (%s); answering without it", operation, type(exc).__name__
         )
+    except Exception as exc:  # the customer must never see a traceback
+        log.error(
+            "personalization %s failed unexpectedly (%s); answering without it",
+            operation,
+            type(exc).__name__,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
     return fallback
 
 
@@ -79,7 +146,7 @@ def is_valid_customer_id(value: object) -> bool:
 async def fetch_customer(customer_id: str) -> Customer | None:
     if not is_valid_customer_id(customer_id):
         return None
-    return await _call(
+    return await call(
         "profile lookup", lambda: CustomerRepository(database()).get(customer_id), None
     )
 
@@ -88,6 +155,6 @@ async def fetch_context(customer_id: str) -> CustomerContext | None:
     """Profile, segment, tier, consent, tone and open orders; None if unknown or unavailable."""
     if not is_valid_customer_id(customer_id):
         return None
-    return await _call(
+    return await call(
         "profile lookup", lambda: ProfileReader(database()).context(customer_id), None
     )

@@ -204,7 +204,6 @@ DEMO_PRODUCTS: tuple[tuple[str, str, str, float], ...] = tuple(
         )
     )
 )
-DEMO_REFERENCE_DATE = datetime(2026, 10, 31, 12, tzinfo=timezone.utc)
 _CATEGORIES = sorted({category for _, _, category, _ in DEMO_PRODUCTS})
 
 # Order histories that make each persona a recognisable segment.
@@ -213,8 +212,15 @@ _PERSONA_HISTORY: dict[str, tuple[int, int, tuple[str, ...]]] = {
     "cust-0001": (14, 1, ("Lighting & candles", "Home decor")),  # frequent, a parcel on its way
     "cust-0002": (6, 240, ("Kitchen", "Baking")),  # used to buy, gone quiet
     "cust-0003": (1, 6, ("Stationery", "Gift wrap & cards")),  # first order last week
-    "cust-0004": (8, 30, ("Garden", "Toys & games")),  # steady
+    "cust-0004": (8, 9, ("Garden", "Toys & games")),  # steady; the last parcel is late
 }
+# Customers whose latest order was shipped but is overdue (for the late-delivery journey).
+_LATE_PERSONAS = {"cust-0004"}
+
+
+def _reference_time() -> datetime:
+    """Orders are dated relative to today, so parcels "on their way" are really on their way."""
+    return datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -231,8 +237,11 @@ class DemoOrder:
         return round(sum(q * p for _, q, p in self.lines), 2)
 
 
-def demo_orders(customers: list[Customer], seed: int = 7) -> list[DemoOrder]:
+def demo_orders(
+    customers: list[Customer], seed: int = 7, reference: datetime | None = None
+) -> list[DemoOrder]:
     """A year of orders; every fifth generated customer has none (a new visitor's profile)."""
+    reference = reference or _reference_time()
     rng = random.Random(seed * 7919)
     by_category: dict[str, list[tuple[str, str, str, float]]] = {}
     for product in DEMO_PRODUCTS:
@@ -248,7 +257,7 @@ def demo_orders(customers: list[Customer], seed: int = 7) -> list[DemoOrder]:
             favourites = tuple(rng.sample(_CATEGORIES, 2))
         days = sorted({last_days, *(rng.randint(last_days, 360) for _ in range(count - 1))})
         for k, days_ago in enumerate(reversed(days)):
-            ordered_at = DEMO_REFERENCE_DATE - timedelta(days=days_ago, hours=rng.randint(0, 9))
+            ordered_at = reference - timedelta(days=days_ago, hours=rng.randint(0, 9))
             lines = []
             for code, _, _, price in _pick_products(rng, by_category, favourites):
                 lines.append((code, rng.choice((1, 1, 2, 3, 6)), price))
@@ -257,6 +266,8 @@ def demo_orders(customers: list[Customer], seed: int = 7) -> list[DemoOrder]:
                 status, expected = "shipped", (ordered_at + timedelta(days=4)).date()
             elif days_ago <= 5:
                 status, expected = "delivered", (ordered_at + timedelta(days=3)).date()
+            if customer.id in _LATE_PERSONAS and k == len(days) - 1:
+                status, expected = "shipped", (ordered_at + timedelta(days=4)).date()
             orders.append(
                 DemoOrder(
                     f"DEMO-{customer.id[-4:]}-{k + 1:02d}",

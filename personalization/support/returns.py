@@ -1,0 +1,117 @@
+"""Returns: the policy a customer's segment earns, and recording the return they ask for.
+
+Loyal customers get longer to change their mind, the best ones a free collection; that is the
+shop's way of thanking them. A return is accepted only for a delivered order of the customer,
+within the window, for an item on that order, and only once per item.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from personalization.store import Database
+from personalization.support.orders import Order, OrderLine
+
+STANDARD_WINDOW_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    window_days: int
+    free_collection: bool
+
+    @property
+    def name(self) -> str:
+        return "extended" if self.window_days > STANDARD_WINDOW_DAYS else "standard"
+
+
+_POLICIES = {
+    "Champions": ReturnPolicy(60, True),
+    "Loyal": ReturnPolicy(45, False),
+    "Potential loyalist": ReturnPolicy(45, False),
+}
+
+
+def policy_for(segment: str | None) -> ReturnPolicy:
+    return _POLICIES.get(segment or "", ReturnPolicy(STANDARD_WINDOW_DAYS, False))
+
+
+@dataclass(frozen=True)
+class ReturnDecision:
+    accepted: bool
+    reason: str  # "accepted", "not_delivered", "too_late", "no_such_item", "already_requested"
+    policy: ReturnPolicy
+    line: OrderLine | None = None
+    refund: float = 0.0
+    deadline: date | None = None
+
+
+def match_line(order: Order, item: str | None) -> OrderLine | None:
+    """The order line a customer means: the only one, a stock code, or the closest name."""
+    if len(order.lines) == 1 and not item:
+        return order.lines[0]
+    if not item:
+        return None
+    wanted = item.strip().upper()
+    for line in order.lines:
+        if wanted == line.stock_code.upper() or wanted in line.description.upper():
+            return line
+    names = {line.description.upper(): line for line in order.lines}
+    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.5)
+    if close:
+        return names[close[0]]
+    words = set(wanted.split())
+    scored = [(len(words & set(line.description.upper().split())), line) for line in order.lines]
+    best = max(scored, key=lambda pair: pair[0], default=(0, None))
+    return best[1] if best[0] > 0 else None
+
+
+class ReturnService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def decide(
+        self, order: Order, item: str | None, segment: str | None, today: date
+    ) -> ReturnDecision:
+        policy = policy_for(segment)
+        if order.status != "delivered":
+            return ReturnDecision(False, "not_delivered", policy)
+        delivered_on = order.expected_delivery or order.ordered_on + timedelta(days=3)
+        deadline = delivered_on + timedelta(days=policy.window_days)
+        if today > deadline:
+            return ReturnDecision(False, "too_late", policy, deadline=deadline)
+        line = match_line(order, item)
+        if line is None:
+            return ReturnDecision(False, "no_such_item", policy, deadline=deadline)
+        refund = round(line.quantity * line.unit_price, 2)
+        return ReturnDecision(True, "accepted", policy, line, refund, deadline)
+
+    def record(
+        self, order: Order, decision: ReturnDecision, conversation_id: str
+    ) -> ReturnDecision:
+        """Store an accepted return; asking twice for the same item is answered, not stored."""
+        assert decision.accepted and decision.line is not None
+        with self._db.cursor() as cur:
+            cur.execute(
+                """INSERT INTO return_requests (customer_id, conversation_id, order_id, line_no,
+                                                stock_code, quantity, refund, free_collection)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (order_id, line_no) DO NOTHING RETURNING id""",
+                (
+                    order.customer_id,
+                    conversation_id,
+                    order.id,
+                    decision.line.line_no,
+                    decision.line.stock_code,
+                    decision.line.quantity,
+                    decision.refund,
+                    decision.policy.free_collection,
+                ),
+            )
+            if cur.fetchone() is None:
+                return ReturnDecision(
+                    False, "already_requested", decision.policy, decision.line, decision.refund
+                )
+        return decision
