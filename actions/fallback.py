@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 NLU_FALLBACK = "nlu_fallback"
@@ -63,3 +63,16 @@ class ActionAskAffirmation(Action):
             ],
         )
         return []
+
+
+class ActionCoreFallback(Action):
+    """No rule or story knows what to do next: ask what else, and forget the turn."""
+
+    def name(self) -> str:
+        return "action_core_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_anything_else")
+        return [UserUtteranceReverted()]

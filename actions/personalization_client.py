@@ -36,6 +36,7 @@ _CUSTOMER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _database: Database | None = None
 _database_lock = threading.Lock()
 _services: dict[str, object] = {}
+_services_lock = threading.Lock()
 
 
 def io_timeout_s() -> float:
@@ -61,11 +62,12 @@ def reset() -> None:
         if _database is not None:
             _database.close()
         _database = None
+    with _services_lock:
         _services.clear()
 
 
 def _service(name: str, build: Callable[[], T]) -> T:
-    with _database_lock:
+    with _services_lock:
         if name not in _services:
             _services[name] = build()
         return _services[name]  # type: ignore[return-value]
@@ -103,16 +105,18 @@ def recommendation_cache() -> RecommendationCache | None:
     return RecommendationCache.from_env()
 
 
+def warm_up_now() -> None:
+    """Load the recommender and the article index (seconds: MiniLM and LightFM weights)."""
+    try:
+        recommendations().recommend("warm-up", 1)
+        articles().recommend("warm up", None, n=1)
+    except Exception as exc:  # a cold start must not stop the server
+        log.warning("warm-up failed (%s); the first answers may be generic", type(exc).__name__)
+
+
 def warm_up() -> None:
-    """Load the article index in the background, so the first question is not the slow one."""
-
-    def work() -> None:
-        try:
-            articles()._current_index()
-        except Exception as exc:  # a cold start must not stop the server
-            log.warning("article index warm-up failed (%s)", type(exc).__name__)
-
-    threading.Thread(target=work, name="warm-up", daemon=True).start()
+    """Warm up in the background, so the first customer's question is not the slow one."""
+    threading.Thread(target=warm_up_now, name="warm-up", daemon=True).start()
 
 
 async def call(operation: str, work: Callable[[], T], fallback: T) -> T:

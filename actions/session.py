@@ -8,6 +8,7 @@ customer who opted out of personalization is greeted like any visitor.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
 from personalization.profile import OpenOrder
+from personalization.support.bandit import StyleBandit
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,29 @@ PROFILE_SLOTS = (
     "personalization_allowed",
     "preferred_tone",
     "open_orders",
+    "needs_onboarding",
+    "response_style",
 )
-_NOT_CARRIED_OVER = set(PROFILE_SLOTS) | {"session_started_metadata", "requested_slot"}
+# Per-session state: what was asked, the mood, the journey's form slots.
+SESSION_SLOTS = (
+    "session_started_metadata",
+    "requested_slot",
+    "pending_question",
+    "mood",
+    "mood_slow",
+    "mood_messages",
+    "mood_trend",
+    "order_number",
+    "return_item",
+    "identity",
+    "verification_order",
+    "identify_attempts",
+    "interest",
+    "budget",
+    "suggested_article",
+    "shown_products",
+)
+_NOT_CARRIED_OVER = set(PROFILE_SLOTS) | set(SESSION_SLOTS)
 
 
 def customer_id_of(tracker: Tracker) -> str:
@@ -69,9 +92,13 @@ class ActionSessionStart(Action):
             dispatcher.utter_message(response="utter_welcome")
             events += [SlotSet(name, None) for name in PROFILE_SLOTS]
             events.append(SlotSet("customer_known", False))
+            events.append(SlotSet("response_style", await choose_style(None, None)))
         else:
             slots = context.as_slots()
             events += [SlotSet(name, value) for name, value in slots.items()]
+            if context.personalization_allowed:
+                style = await choose_style(context.segment, context.tone)
+                events.append(SlotSet("response_style", style))
             if context.personalization_allowed and context.first_name:
                 log.info("session started for known customer %s", context.customer_id)
                 dispatcher.utter_message(
@@ -83,6 +110,15 @@ class ActionSessionStart(Action):
                 dispatcher.utter_message(response="utter_welcome")
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+async def choose_style(segment: str | None, tone: str | None) -> str | None:
+    """The response style the bandit picks for this segment; None (generic) if it cannot."""
+    return await personalization_client.call(
+        "style choice",
+        lambda: StyleBandit(personalization_client.database()).choose(segment, tone),
+        None,
+    )
 
 
 # One response per tier and tone, not conditional variants: Rasa renders an action's
@@ -109,6 +145,9 @@ def _mention_open_order(dispatcher: CollectingDispatcher, orders: tuple[OpenOrde
     shipped = [o for o in orders if o.status == "shipped" and o.expected_delivery]
     if shipped:
         order = shipped[0]
+        if order.expected_delivery < date.today():
+            dispatcher.utter_message(response="utter_open_order_late", order_id=order.id)
+            return
         dispatcher.utter_message(
             response="utter_open_order_on_its_way",
             order_id=order.id,

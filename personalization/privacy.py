@@ -27,7 +27,7 @@ from personalization.store import Database
 log = logging.getLogger(__name__)
 
 # Tables that hold conversation ids of a customer, besides the customer id itself.
-_CONVERSATION_SOURCES = ("message_sentiment", "feedback", "support_tickets")
+_CONVERSATION_SOURCES = ("message_sentiment", "feedback", "support_tickets", "return_requests")
 # What an export contains, in order: section name and the query for it.
 _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
     (
@@ -64,6 +64,11 @@ _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
         "returns",
         "SELECT invoice_id, stock_code, quantity, unit_price, returned_at, reason "
         "FROM returns WHERE customer_id = %(id)s ORDER BY returned_at",
+    ),
+    (
+        "return_requests",
+        "SELECT order_id, stock_code, quantity, refund, status, created_at "
+        "FROM return_requests WHERE customer_id = %(id)s ORDER BY created_at",
     ),
     (
         "interactions",
@@ -262,3 +267,67 @@ def _tables_keyed_by_customer(cur: Any) -> list[str]:
            ORDER BY table_name"""
     )
     return [row["table_name"] for row in cur.fetchall()]
+
+
+def forget_conversation(
+    db: Database, conversation_ids: set[str], conversations: ConversationStore | None
+) -> tuple[int, int | None]:
+    """Delete conversations' event rows and Redis trackers; (event rows, Redis keys) deleted.
+
+    Used after an erasure requested inside a conversation: the conversation platform saves
+    that very conversation once more after the request was answered.
+    """
+    ids = sorted(conversation_ids)
+    with db.cursor() as cur:
+        cur.execute("SELECT to_regclass('events') IS NOT NULL AS present")
+        rows = 0
+        if cur.fetchone()["present"]:
+            cur.execute("DELETE FROM events WHERE sender_id = ANY(%s)", (ids,))
+            rows = cur.rowcount
+    keys = conversations.delete(set(ids)) if conversations is not None else None
+    return rows, keys
+
+
+def readable_export(export: dict[str, Any]) -> str:
+    """A few plain lines a customer can read in a chat; the full export is the JSON."""
+    profile = export.get("profile") or {}
+    lines = [
+        f"Name: {profile.get('display_name') or 'not given'}",
+        f"Email: {profile.get('email') or 'not given'}",
+        f"Country: {profile.get('country') or 'not given'}",
+    ]
+    orders = export.get("orders") or []
+    if orders:
+        total = sum(float(o.get("total") or 0) for o in orders)
+        last = max(str(o.get("ordered_at", ""))[:10] for o in orders)
+        lines.append(f"Orders: {len(orders)}, £{total:.2f} in total, the last on {last}")
+    else:
+        lines.append("Orders: none")
+    segment = export.get("segment")
+    if segment:
+        lines.append(
+            f"Customer group: {segment['segment']} (from how recently, often and much you buy)"
+        )
+    consent = export.get("consent")
+    allowed = True if consent is None else bool(consent.get("personalization"))
+    lines.append(f"Personalization: {'on' if allowed else 'off'}")
+    preferences = profile.get("preferences") or {}
+    if preferences:
+        lines.append(
+            "Preferences: " + ", ".join(f"{k} = {v}" for k, v in sorted(preferences.items()))
+        )
+    counts = [
+        (len(export.get(section) or []), label)
+        for section, label in (
+            ("interactions", "product and article interactions"),
+            ("message_sentiment", "message mood scores"),
+            ("feedback", "feedback answers"),
+            ("support_tickets", "support tickets"),
+            ("returns", "returns"),
+            ("return_requests", "return requests"),
+        )
+    ]
+    stored = [f"{n} {label}" for n, label in counts if n]
+    if stored:
+        lines.append("Also stored: " + ", ".join(stored))
+    return "\n".join(lines)

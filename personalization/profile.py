@@ -53,6 +53,8 @@ class CustomerContext:
     personalization_allowed: bool
     tone: str
     open_orders: tuple[OpenOrder, ...]
+    interests: tuple[str, ...] = ()
+    budget: float | None = None
 
     @property
     def first_name(self) -> str | None:
@@ -71,6 +73,9 @@ class CustomerContext:
             "customer_tier": self.tier if personal else None,
             "personalization_allowed": personal,
             "preferred_tone": self.tone if personal else None,
+            "needs_onboarding": personal
+            and self.tier in ("new", "prospect")
+            and not self.interests,
             "open_orders": [
                 {
                     "id": o.id,
@@ -135,4 +140,8 @@ class ProfileReader:
             if preferences.get("tone") in ("formal", "casual")
             else "casual",
             open_orders=orders,
+            interests=tuple(str(i) for i in preferences.get("interests") or ()),
+            budget=float(preferences["budget"])
+            if isinstance(preferences.get("budget"), (int, float))
+            else None,
         )

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "RASA_PORT": "5005",
     "ACTION_HOST": "127.0.0.1",
     "ACTION_PORT": "5055",
+    "ACTIONS_WARM_UP": "1",
     "SLACK_BOT_TOKEN": "",
     "SLACK_SIGNING_SECRET": "",
     "SLACK_CHANNEL": "",

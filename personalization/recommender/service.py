@@ -53,6 +53,29 @@ class _Profile:
     consent: bool = True
 
 
+def stated_taste(preferences: dict[str, Any] | None) -> dict[str, Any]:
+    """Interests and budget a customer told us (onboarding), if any."""
+    preferences = preferences or {}
+    taste: dict[str, Any] = {}
+    if preferences.get("interests"):
+        taste["interests"] = {str(i) for i in preferences["interests"]}
+    if isinstance(preferences.get("budget"), (int, float)) and preferences["budget"] > 0:
+        taste["budget"] = float(preferences["budget"])
+    return taste
+
+
+def prefer(items: list[dict[str, Any]], taste: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """Items in the stated interests and within budget first, keeping the model's order."""
+    interests, budget = taste.get("interests"), taste.get("budget")
+
+    def misses(item: dict[str, Any]) -> int:
+        wrong_category = bool(interests) and item.get("category") not in interests
+        too_dear = budget is not None and (item.get("unit_price") or 0) > budget
+        return int(wrong_category) + int(too_dear)
+
+    return sorted(items, key=misses)[:n]
+
+
 class RecommendationService:
     def __init__(
         self,
@@ -96,8 +119,12 @@ class RecommendationService:
             if hit is not None and len(hit["items"]) >= n:
                 hit["items"] = hit["items"][:n]
                 return Recommendations(**{**hit, "cached": True})
-        codes, source = self._rank(customer_id, profile, model, n)
-        result = Recommendations(customer_id, self._describe(codes), source, version)
+        taste = stated_taste(profile.preferences) if profile.consent else {}
+        codes, source = self._rank(customer_id, profile, model, n * 6 if taste else n)
+        items = self._describe(codes)
+        if taste:
+            items, source = prefer(items, taste, n), f"{source} + stated preferences"
+        result = Recommendations(customer_id, items[:n], source, version)
         if cache is not None:
             cache.put(cache_version, customer_id, result.as_dict())
         return result

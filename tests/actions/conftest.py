@@ -85,3 +85,40 @@ def store_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     personalization_client.reset()
     yield
     personalization_client.reset()
+
+
+def journey_tracker(
+    text: str = "hello",
+    intent: str = "greet",
+    entities: list[dict[str, Any]] | None = None,
+    sender_id: str = "conv-journey",
+    **slots: Any,
+) -> Tracker:
+    """The mid-conversation fixture, with the latest message and slots a test needs."""
+    data = json.loads((FIXTURES / "journey_customer_mid_conversation.json").read_text())
+    data["sender_id"] = sender_id
+    data["slots"].update(slots)
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.95},
+        "entities": entities or [],
+    }
+    data["latest_message"] = message
+    data["events"].append(
+        {"event": "user", "timestamp": 1732377610.0, "text": text, "parse_data": message}
+    )
+    return Tracker.from_dict(data)
+
+
+def responses(result: ActionResult) -> list[str]:
+    return [m.get("response") for m in result.messages]
+
+
+def slot_events(result: ActionResult) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in result.events if e.get("event") == "slot"}
+
+
+def fetch(db: Database, query: str, *params: Any) -> list[dict[str, Any]]:
+    with db.cursor() as cur:
+        cur.execute(query, params)
+        return [dict(r) for r in cur.fetchall()]

@@ -1,0 +1,76 @@
+"""Feedback after a resolution: thumbs, then an optional CSAT of 1–5.
+
+Both are stored with the response style the customer was answered in, and teach the style
+bandit for their segment. A customer who opted out is still heard, but anonymously.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import personalization_client
+from actions.conversation import latest_entity, personal_customer
+from personalization.support.bandit import STYLES, StyleBandit
+from personalization.support.feedback import FeedbackError, is_success, record_feedback
+
+THUMBS = [
+    {"title": "👍 Yes", "payload": "/affirm"},
+    {"title": "👎 No", "payload": "/deny"},
+]
+CSAT = [{"title": str(n), "payload": f'/rate{{"csat":"{n}"}}'} for n in range(1, 6)]
+
+
+def ask_if_helpful(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(response="utter_ask_helpful", buttons=THUMBS)
+    return [SlotSet("pending_question", "feedback")]
+
+
+async def store_feedback(tracker: Tracker, kind: str, value: int) -> bool:
+    """Record the feedback and reward the style; False if the store could not take it."""
+    customer_id = personal_customer(tracker)
+    style = tracker.get_slot("response_style")
+    style = style if style in STYLES else None
+    segment = tracker.get_slot("customer_segment") if customer_id else None
+
+    def work() -> bool:
+        db = personalization_client.database()
+        record_feedback(db, customer_id, tracker.sender_id, kind, value, style)
+        success = is_success(kind, value)
+        if style is not None and success is not None:
+            StyleBandit(db).reward(segment, style, success)
+        return True
+
+    return await personalization_client.call("feedback", work, False)
+
+
+async def record_thumbs(
+    dispatcher: CollectingDispatcher, tracker: Tracker, helpful: bool
+) -> list[EventType]:
+    await store_feedback(tracker, "thumbs", 1 if helpful else -1)
+    dispatcher.utter_message(response="utter_thumbs_up" if helpful else "utter_thumbs_down")
+    dispatcher.utter_message(response="utter_ask_csat", buttons=CSAT)
+    return [SlotSet("pending_question", "csat")]
+
+
+class ActionRecordCsat(Action):
+    def name(self) -> str:
+        return "action_record_csat"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        raw = latest_entity(tracker, "csat")
+        try:
+            score = int(str(raw).strip())
+            if not 1 <= score <= 5:
+                raise FeedbackError("out of range")
+        except (TypeError, ValueError):
+            dispatcher.utter_message(response="utter_csat_invalid", buttons=CSAT)
+            return [SlotSet("pending_question", "csat")]
+        await store_feedback(tracker, "csat", score)
+        dispatcher.utter_message(response="utter_csat_thanks")
+        return [SlotSet("pending_question", None)]

@@ -1,0 +1,124 @@
+"""Hand-offs to a person: on request, after two failed understandings, and when the rules in
+`personalization.support.escalation` say so. Every hand-off is a ticket in PostgreSQL with a
+summary and the customer's context, and the customer is told what happens next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import personalization_client
+from actions.conversation import known_customer, mood, summary, ticket_context
+from personalization.support import escalation
+from personalization.support.tickets import Ticket, TicketRepository, priority_for
+
+
+async def open_ticket(tracker: Tracker, reason: str) -> Ticket | None:
+    customer_id = known_customer(tracker)
+    tier = tracker.get_slot("customer_tier")
+    value, _ = mood(tracker)
+    priority = priority_for(reason, tier, value)
+    context = {**ticket_context(tracker), "reason": reason}
+    text = summary(tracker)
+    return await personalization_client.call(
+        "ticket",
+        lambda: TicketRepository(personalization_client.database()).open(
+            customer_id, tracker.sender_id, reason, priority, text, context
+        ),
+        None,
+    )
+
+
+async def hand_off(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+) -> list[EventType]:
+    """Open the ticket and say what happens next; if the store is down, say how to reach us."""
+    ticket = await open_ticket(tracker, reason)
+    if ticket is None:
+        dispatcher.utter_message(response="utter_handoff_unavailable")
+    else:
+        wait = (
+            "within the hour" if ticket.priority in ("high", "urgent") else "within one working day"
+        )
+        dispatcher.utter_message(response="utter_handoff_done", ticket_id=str(ticket.id), wait=wait)
+    return [SlotSet("pending_question", None), SlotSet("escalation_reason", None)]
+
+
+def offer_human(dispatcher: CollectingDispatcher, reason: str) -> list[EventType]:
+    dispatcher.utter_message(
+        response="utter_offer_human",
+        buttons=[
+            {"title": "Yes, please", "payload": "/affirm"},
+            {"title": "No, thanks", "payload": "/deny"},
+        ],
+    )
+    return [SlotSet("pending_question", "handoff"), SlotSet("escalation_reason", reason)]
+
+
+async def escalate_if_needed(
+    dispatcher: CollectingDispatcher, tracker: Tracker, problem: bool
+) -> tuple[str, list[EventType]]:
+    """Apply the escalation rules to a problem; returns what was done and the events."""
+    value, trend = mood(tracker)
+    tier = (
+        tracker.get_slot("customer_tier") if tracker.get_slot("personalization_allowed") else None
+    )
+    decision = escalation.decide(problem=problem, tier=tier, mood=value, trend=trend)
+    if decision.action == "handoff":
+        return "handoff", await hand_off(dispatcher, tracker, decision.reason or "complaint")
+    if decision.action == "offer":
+        return "offer", offer_human(dispatcher, decision.reason or "complaint")
+    return "none", []
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        return await hand_off(dispatcher, tracker, "customer_request")
+
+
+def decline_handoff(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(response="utter_handoff_declined")
+    return [SlotSet("pending_question", None), SlotSet("escalation_reason", None)]
+
+
+async def accept_handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    reason = tracker.get_slot("escalation_reason")
+    return await hand_off(dispatcher, tracker, reason or "customer_request")
+
+
+class ActionHandleComplaint(Action):
+    """A complaint: handed over at once for a VIP or a worsening mood, else a person is offered."""
+
+    def name(self) -> str:
+        return "action_handle_complaint"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_complaint_sorry")
+        done, events = await escalate_if_needed(dispatcher, tracker, problem=True)
+        if done == "none":
+            events = offer_human(dispatcher, "complaint")
+        return events
+
+
+class ActionDefaultFallback(Action):
+    """The two-stage fallback gave up: not understood twice in a row, so a person takes over."""
+
+    def name(self) -> str:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        dispatcher.utter_message(response="utter_default")
+        events = await hand_off(dispatcher, tracker, "repeated_fallback")
+        return [*events, UserUtteranceReverted()]

@@ -1,0 +1,77 @@
+"""The customer's mood, updated from every message's sentiment and kept in slots.
+
+Rasa runs `action_validate_slot_mappings` after each user message; its `extract_mood` folds the
+sentiment the NLU pipeline put in the parse data into a decayed mood with a trend
+(`personalization.sentiment.mood.Mood`). For customers who allow it the score is also stored,
+so the engine can learn from conversations. Button clicks carry no text, hence no sentiment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+
+from actions import personalization_client
+from actions.conversation import personal_customer
+from personalization.sentiment.mood import Mood
+from personalization.support.conversation_log import record_message_sentiment
+from personalization.support.escalation import NEGATIVE_MOOD
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    return float(value) if isinstance(value, (int, float)) else default
+
+
+def mood_after(tracker: Tracker, score: float) -> Mood:
+    before = Mood(
+        _number(tracker.get_slot("mood")),
+        _number(tracker.get_slot("mood_slow")),
+        int(_number(tracker.get_slot("mood_messages"))),
+    )
+    return before.update(score)
+
+
+class ActionValidateSlotMappings(ValidationAction):
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        return await self.get_extraction_events(dispatcher, tracker, domain)
+
+    async def extract_mood(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        sentiment = tracker.latest_message.get("sentiment")
+        customer_id = personal_customer(tracker)
+        if tracker.get_slot("personalization_allowed") is False or not isinstance(sentiment, dict):
+            return {}
+        try:
+            score = max(-1.0, min(1.0, float(sentiment["score"])))
+        except (KeyError, TypeError, ValueError):
+            return {}
+        mood = mood_after(tracker, score)
+        if customer_id is not None:
+            label = str(sentiment.get("label", "neutral"))
+            await personalization_client.call(
+                "sentiment record",
+                lambda: record_message_sentiment(
+                    personalization_client.database(), customer_id, tracker.sender_id, score, label
+                ),
+                None,
+            )
+        return {
+            "mood": round(mood.value, 3),
+            "mood_slow": round(mood.slow, 3),
+            "mood_messages": float(mood.messages),
+            "mood_trend": mood.trend,
+            "mood_label": mood_label(mood.value),
+        }
+
+
+def mood_label(value: float) -> str:
+    if value < NEGATIVE_MOOD:
+        return "negative"
+    return "positive" if value > -NEGATIVE_MOOD else "neutral"

@@ -1,0 +1,62 @@
+"""A new customer's stated taste (onboarding): interests as shop categories, and a budget."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from personalization.catalogue import CATEGORIES, OTHER, categorise
+from personalization.store import Database
+
+_AMOUNT = re.compile(r"(\d+(?:[.,]\d{1,2})?)")
+
+
+def interest_category(text: str | None) -> str | None:
+    """The shop category a customer's words point to ("candles" -> "Lighting & candles")."""
+    if not text or not text.strip():
+        return None
+    wanted = text.strip().lower()
+    for category in CATEGORIES:
+        if category != OTHER and (wanted == category.lower() or wanted in category.lower()):
+            return category
+    category = categorise(wanted)
+    return None if category == OTHER else category
+
+
+def parse_budget(text: str | None) -> float | None:
+    """A positive amount from "£20", "under 30 pounds", "15.50"; None if there is none."""
+    if text is None:
+        return None
+    match = _AMOUNT.search(str(text))
+    if not match:
+        return None
+    value = float(match.group(1).replace(",", "."))
+    return value if 0 < value <= 10_000 else None
+
+
+def save_taste(db: Database, customer_id: str, interests: list[str], budget: float | None) -> None:
+    """Merge into the profile's preferences; other preferences (tone, channel) are kept."""
+    taste: dict[str, object] = {"interests": interests}
+    if budget is not None:
+        taste["budget"] = budget
+    with db.cursor() as cur:
+        cur.execute(
+            """UPDATE customers SET preferences = preferences || %s::jsonb, updated_at = now()
+               WHERE id = %s""",
+            (json.dumps(taste), customer_id),
+        )
+
+
+def record_recommendations(
+    db: Database, customer_id: str, kind: str, codes: list[str], conversation_id: str
+) -> None:
+    """Shown and clicked recommendations, as interactions the recommender can learn from."""
+    if kind not in ("recommendation_shown", "recommendation_clicked") or not codes:
+        return
+    with db.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO interactions (customer_id, kind, item_id, context)
+               SELECT %s, %s, %s, jsonb_build_object('conversation_id', %s::text)
+               WHERE EXISTS (SELECT 1 FROM customers WHERE id = %s)""",
+            [(customer_id, kind, code, conversation_id, customer_id) for code in codes],
+        )

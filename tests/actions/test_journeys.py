@@ -1,0 +1,377 @@
+"""Each journey's actions against the real database, with trackers from the JSON fixture."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actions import personalization_client
+from actions.billing import ActionBillingHelp
+from actions.feedback import ActionRecordCsat
+from actions.handoff import ActionDefaultFallback, ActionHandleComplaint, ActionHandoff
+from actions.help_articles import ActionSuggestArticles
+from actions.identify import ActionIdentifyCustomer
+from actions.orders import ActionOrderStatus, ValidateOrderStatusForm
+from actions.privacy import ActionExportData, ActionOptIn, ActionOptOut
+from actions.recommendations import ActionProductChosen, ActionRecommendProducts
+from actions.returns import ActionSubmitReturn
+from actions.yes_no import ActionAnswerYesNo
+from personalization.store import Database
+from personalization.support.bandit import StyleBandit
+from tests.actions.conftest import fetch, journey_tracker, responses, run_action, slot_events
+
+pytestmark = pytest.mark.usefixtures("store_with_demo_shop")
+
+DEV = {
+    "customer_id": "cust-0004",
+    "customer_name": "Dev",
+    "customer_segment": "Loyal",
+    "customer_tier": "regular",
+}
+
+
+def latest_order(db: Database, customer_id: str, status: str | None = None) -> dict[str, Any]:
+    rows = fetch(
+        db,
+        "SELECT id, status, total FROM orders WHERE customer_id = %s "
+        "AND (%s::text IS NULL OR status = %s) ORDER BY ordered_at DESC LIMIT 1",
+        customer_id,
+        status,
+        status,
+    )
+    return rows[0]
+
+
+def test_a_shipped_order_is_answered_from_the_store_in_the_chosen_style(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    order = latest_order(store_with_demo_shop, "cust-0001", "shipped")
+    result = run_action(ActionOrderStatus(), journey_tracker(order_number=order["id"]), domain)
+    assert responses(result) == ["utter_order_shipped", "utter_ask_helpful"]
+    assert result.messages[0]["order_id"] == order["id"]
+    assert slot_events(result)["pending_question"] == "feedback"
+
+
+def test_a_late_order_gets_a_bigger_gesture_for_an_upset_customer(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    order = latest_order(store_with_demo_shop, "cust-0004", "shipped")
+    calm = run_action(ActionOrderStatus(), journey_tracker(order_number=order["id"], **DEV), domain)
+    assert responses(calm)[:2] == ["utter_order_late", "utter_late_voucher"]
+    assert "utter_handoff_done" not in responses(calm)
+    upset = run_action(
+        ActionOrderStatus(),
+        journey_tracker(order_number=order["id"], sender_id="conv-upset", mood=-0.6, **DEV),
+        domain,
+    )
+    assert responses(upset)[:3] == ["utter_order_late", "utter_late_voucher", "utter_handoff_done"]
+    voucher = lambda r: float(r.messages[1]["voucher"].lstrip("£"))  # noqa: E731
+    assert voucher(upset) > voucher(calm)
+    [ticket] = fetch(
+        store_with_demo_shop,
+        "SELECT reason, priority, customer_id, summary FROM support_tickets "
+        "WHERE conversation_id = 'conv-upset'",
+    )
+    assert (ticket["reason"], ticket["customer_id"]) == ("late_order", "cust-0004")
+    assert "customer: hello" in ticket["summary"]
+
+
+def test_an_order_of_another_customer_is_not_found(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    other = latest_order(store_with_demo_shop, "cust-0002")
+    result = run_action(
+        ValidateOrderStatusForm(),
+        journey_tracker(
+            text=other["id"],
+            intent="inform",
+            entities=[{"entity": "order_number", "value": other["id"]}],
+            requested_slot="order_number",
+        ),
+        domain,
+    )
+    assert responses(result)[0] == "utter_order_not_found"
+    assert slot_events(result)["order_number"] is None
+
+
+def test_a_return_is_recorded_under_the_segment_policy(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    order = fetch(
+        store_with_demo_shop,
+        "SELECT o.id, l.stock_code, l.quantity * l.unit_price AS value FROM orders o "
+        "JOIN order_lines l ON l.order_id = o.id WHERE o.customer_id = 'cust-0001' "
+        "AND o.status = 'delivered' ORDER BY o.ordered_at DESC, l.line_no LIMIT 1",
+    )[0]
+    tracker = journey_tracker(order_number=order["id"], return_item=order["stock_code"])
+    result = run_action(ActionSubmitReturn(), tracker, domain)
+    assert responses(result)[:2] == ["utter_return_accepted", "utter_return_free_collection"]
+    assert result.messages[0]["window_days"] == "60"
+    [row] = fetch(
+        store_with_demo_shop,
+        "SELECT stock_code, refund, free_collection FROM return_requests WHERE order_id = %s",
+        order["id"],
+    )
+    assert (row["stock_code"], float(row["refund"]), row["free_collection"]) == (
+        order["stock_code"],
+        float(order["value"]),
+        True,
+    )
+    again = run_action(ActionSubmitReturn(), tracker, domain)
+    assert responses(again)[0] == "utter_return_already_requested"
+
+
+def test_an_angry_billing_complaint_is_offered_a_person_and_ends_in_a_ticket(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    angry = dict(mood=-0.7, mood_label="negative", **DEV)
+    result = run_action(
+        ActionBillingHelp(),
+        journey_tracker("you charged me twice!!", "billing_problem", **angry),
+        domain,
+    )
+    assert responses(result) == ["utter_billing_help", "utter_offer_human"]
+    slots = slot_events(result)
+    assert slots["pending_question"] == "handoff"
+    yes = run_action(
+        ActionAnswerYesNo(),
+        journey_tracker("yes please", "affirm", **angry, **slots),
+        domain,
+    )
+    assert responses(yes) == ["utter_handoff_done"]
+    [ticket] = fetch(
+        store_with_demo_shop,
+        "SELECT reason, priority, context FROM support_tickets WHERE conversation_id = %s",
+        "conv-journey",
+    )
+    assert ticket["reason"] == "billing_distress"
+    assert ticket["priority"] == "urgent"
+    assert ticket["context"]["segment"] == "Loyal"
+
+
+def test_a_calm_billing_question_gets_help_and_a_feedback_question(domain: dict[str, Any]) -> None:
+    result = run_action(
+        ActionBillingHelp(), journey_tracker("card declined", "billing_problem", **DEV), domain
+    )
+    assert responses(result) == ["utter_billing_help", "utter_ask_helpful"]
+
+
+def test_a_vip_with_a_complaint_is_handed_over_at_once(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    result = run_action(
+        ActionHandleComplaint(), journey_tracker("awful", "complain", sender_id="conv-vip"), domain
+    )
+    assert responses(result) == ["utter_complaint_sorry", "utter_handoff_done"]
+    assert fetch(
+        store_with_demo_shop,
+        "SELECT reason FROM support_tickets WHERE conversation_id = 'conv-vip'",
+    ) == [{"reason": "vip_problem"}]
+
+
+def test_explicit_request_and_repeated_fallback_open_one_ticket_per_conversation(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    first = run_action(ActionHandoff(), journey_tracker(sender_id="conv-twice"), domain)
+    second = run_action(ActionDefaultFallback(), journey_tracker(sender_id="conv-twice"), domain)
+    assert responses(first) == ["utter_handoff_done"]
+    assert responses(second) == ["utter_default", "utter_handoff_done"]
+    assert first.messages[0]["ticket_id"] == second.messages[1]["ticket_id"]
+    assert second.events[-1]["event"] == "rewind"
+
+
+def test_feedback_is_stored_and_moves_the_bandit(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    bandit = StyleBandit(store_with_demo_shop)
+    before = bandit.counts("Champions")["detailed_casual"]
+    thumbs = run_action(
+        ActionAnswerYesNo(), journey_tracker("yes", "affirm", pending_question="feedback"), domain
+    )
+    assert responses(thumbs) == ["utter_thumbs_up", "utter_ask_csat"]
+    csat = run_action(
+        ActionRecordCsat(),
+        journey_tracker("2", "rate", entities=[{"entity": "csat", "value": "2"}]),
+        domain,
+    )
+    assert responses(csat) == ["utter_csat_thanks"]
+    after = bandit.counts("Champions")["detailed_casual"]
+    assert (after.successes, after.failures) == (before.successes + 1, before.failures + 1)
+    rows = fetch(
+        store_with_demo_shop,
+        "SELECT kind, value, response_style FROM feedback WHERE customer_id = 'cust-0001' "
+        "ORDER BY id",
+    )
+    assert rows == [
+        {"kind": "thumbs", "value": 1, "response_style": "detailed_casual"},
+        {"kind": "csat", "value": 2, "response_style": "detailed_casual"},
+    ]
+
+
+def test_recommendations_are_shown_with_buttons_and_clicks_recorded(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    shown = run_action(
+        ActionRecommendProducts(), journey_tracker("gift ideas?", "ask_recommendation"), domain
+    )
+    assert responses(shown) == ["utter_recommendations"]
+    buttons = shown.messages[0]["buttons"]
+    assert len(buttons) == 4 and all("/choose_product" in b["payload"] for b in buttons)
+    codes = slot_events(shown)["shown_products"]
+    clicked = run_action(
+        ActionProductChosen(),
+        journey_tracker(
+            "/choose_product",
+            "choose_product",
+            entities=[{"entity": "product", "value": codes[0]}],
+            shown_products=codes,
+        ),
+        domain,
+    )
+    assert responses(clicked) == ["utter_product_details"]
+    kinds = fetch(
+        store_with_demo_shop,
+        "SELECT kind, count(*) AS n FROM interactions WHERE customer_id = 'cust-0001' "
+        "AND kind LIKE 'recommendation%%' GROUP BY kind ORDER BY kind",
+    )
+    assert kinds == [
+        {"kind": "recommendation_clicked", "n": 1},
+        {"kind": "recommendation_shown", "n": 4},
+    ]
+
+
+def test_a_new_customer_is_asked_first_and_the_answers_are_used_at_once(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    chloe = {"customer_id": "cust-0003", "customer_segment": "New", "customer_tier": "new"}
+    first = run_action(
+        ActionRecommendProducts(),
+        journey_tracker("gift ideas?", "ask_recommendation", needs_onboarding=True, **chloe),
+        domain,
+    )
+    assert first.events == [{"event": "followup", "name": "onboarding_form", "timestamp": None}]
+    after = run_action(
+        ActionRecommendProducts(),
+        journey_tracker(
+            "£10", "inform", needs_onboarding=True, interest="Kitchen", budget=10.0, **chloe
+        ),
+        domain,
+    )
+    items = after.messages[0]["buttons"]
+    assert all("£" in b["title"] for b in items)
+    [prefs] = fetch(
+        store_with_demo_shop, "SELECT preferences FROM customers WHERE id = 'cust-0003'"
+    )
+    assert prefs["preferences"]["interests"] == ["Kitchen"]
+    assert prefs["preferences"]["budget"] == 10.0
+    codes = slot_events(after)["shown_products"]
+    matching = fetch(
+        store_with_demo_shop,
+        "SELECT count(*) AS n FROM products WHERE stock_code = ANY(%s) "
+        "AND category = 'Kitchen' AND unit_price <= 10",
+        codes,
+    )[0]["n"]
+    assert matching >= 1
+
+
+def test_help_articles_then_a_vote_that_is_stored(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    personalization_client.warm_up_now()  # as the action server does when it starts
+    result = run_action(
+        ActionSuggestArticles(),
+        journey_tracker("can I change my delivery address after ordering?", "ask_help"),
+        domain,
+    )
+    assert responses(result)[0] == "utter_article"
+    assert responses(result)[-1] == "utter_ask_article_helpful"
+    slots = slot_events(result)
+    vote = run_action(ActionAnswerYesNo(), journey_tracker("no", "deny", **slots), domain)
+    assert responses(vote) == ["utter_sorry_not_helpful", "utter_offer_human"]
+    [row] = fetch(
+        store_with_demo_shop,
+        "SELECT item_id, context->>'helpful' AS helpful FROM interactions "
+        "WHERE customer_id = 'cust-0001' AND kind = 'article_opened'",
+    )
+    assert row == {"item_id": slots["suggested_article"], "helpful": "false"}
+
+
+def test_opt_out_is_audited_and_stops_recording(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    out = run_action(ActionOptOut(), journey_tracker("stop personalizing", "opt_out"), domain)
+    assert responses(out) == ["utter_opted_out"]
+    slots = slot_events(out)
+    assert slots["personalization_allowed"] is False and slots["customer_name"] is None
+    generic = run_action(
+        ActionRecommendProducts(),
+        journey_tracker("ideas?", "ask_recommendation", **slots),
+        domain,
+    )
+    assert responses(generic) == ["utter_recommendations_popular"]
+    assert fetch(
+        store_with_demo_shop,
+        "SELECT count(*) AS n FROM interactions WHERE customer_id = 'cust-0001' "
+        "AND kind = 'recommendation_shown'",
+    ) == [{"n": 0}]
+    back = run_action(ActionOptIn(), journey_tracker("opt in", "opt_in", **slots), domain)
+    assert responses(back) == ["utter_opted_in"]
+    audit = fetch(
+        store_with_demo_shop,
+        "SELECT action, source FROM consent_audit WHERE customer_id = 'cust-0001' ORDER BY id",
+    )
+    assert audit == [
+        {"action": "opt_out", "source": "chat"},
+        {"action": "opt_in", "source": "chat"},
+    ]
+
+
+def test_what_do_you_know_about_me_is_readable(domain: dict[str, Any]) -> None:
+    result = run_action(ActionExportData(), journey_tracker("my data?", "ask_my_data"), domain)
+    summary = result.messages[0]["summary"]
+    assert "Name: Alice" in summary and "Orders: 14" in summary
+    assert "Customer group: Champions" in summary
+
+
+def test_deletion_needs_a_yes_and_then_removes_the_customer(
+    store_with_demo_shop: Database, domain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ERASURE_SWEEP_DELAY_S", "0")
+    no = run_action(
+        ActionAnswerYesNo(), journey_tracker("no", "deny", pending_question="erase"), domain
+    )
+    assert responses(no) == ["utter_erase_cancelled"]
+    assert fetch(store_with_demo_shop, "SELECT id FROM customers WHERE id = 'cust-0001'")
+    yes = run_action(
+        ActionAnswerYesNo(), journey_tracker("yes", "affirm", pending_question="erase"), domain
+    )
+    assert responses(yes) == ["utter_erased"]
+    assert fetch(store_with_demo_shop, "SELECT id FROM customers WHERE id = 'cust-0001'") == []
+    assert fetch(
+        store_with_demo_shop,
+        "SELECT action FROM consent_audit WHERE customer_id = 'cust-0001'",
+    ) == [{"action": "erase"}]
+
+
+def test_a_visitor_identifies_with_email_and_order_number(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    order = latest_order(store_with_demo_shop, "cust-0004")
+    [email] = fetch(store_with_demo_shop, "SELECT email FROM customers WHERE id = 'cust-0004'")
+    visitor = dict(customer_id=None, customer_known=False, customer_tier=None)
+    wrong = run_action(
+        ActionIdentifyCustomer(),
+        journey_tracker(identity=email["email"], verification_order="DEMO-0001-01", **visitor),
+        domain,
+    )
+    assert responses(wrong) == ["utter_identify_failed"]
+    assert slot_events(wrong)["identify_attempts"] == 1.0
+    right = run_action(
+        ActionIdentifyCustomer(),
+        journey_tracker(identity=email["email"], verification_order=order["id"], **visitor),
+        domain,
+    )
+    slots = slot_events(right)
+    assert (slots["customer_id"], slots["customer_known"]) == ("cust-0004", True)
+    assert responses(right)[0].startswith("utter_welcome_back_")
