@@ -1,7 +1,8 @@
 """Billing and payment problems: the right help, with compassion and a person when it hurts.
 
-`utter_billing_help` has a variant for a negative mood (the `mood_label` slot); a negative mood
-also brings an offer of a human, and a VIP is handed over at once.
+A negative mood gets the compassionate response (not a variant: Rasa picks at random among
+matching conditional variants, and the style variants match too) and an offer of a human; a VIP
+is handed over at once.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.conversation import mood
 from actions.feedback import ask_if_helpful
 from actions.handoff import escalate_if_needed
+from personalization.support.escalation import NEGATIVE_MOOD
 
 
 class ActionBillingHelp(Action):
@@ -23,7 +26,11 @@ class ActionBillingHelp(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        dispatcher.utter_message(response="utter_billing_help")
+        value, _ = mood(tracker)
+        upset = value < NEGATIVE_MOOD and tracker.get_slot("personalization_allowed") is not False
+        dispatcher.utter_message(
+            response="utter_billing_compassionate" if upset else "utter_billing_help"
+        )
         done, events = await escalate_if_needed(dispatcher, tracker, problem=True)
         if done == "none":
             return ask_if_helpful(dispatcher)

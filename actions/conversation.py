@@ -69,14 +69,15 @@ def summary(tracker: Tracker) -> str:
     return tickets.summarise(transcript(tracker))
 
 
-# Intents that mean "not an answer" when a form asked for free text.
-_NOT_AN_ANSWER = {"deny", "request_human", "bot_challenge", "goodbye", "complain"}
+# Intents a free-text answer to a form's question can be classified as. Anything else ("delete
+# my data", "talk to a person") is a digression: the form rejects it and the rules answer it.
+_ANSWER_INTENTS = {"inform", "identify", "nlu_fallback", "choose_product", "ask_recommendation"}
 
 
 def typed_answer(tracker: Tracker) -> str | None:
     """The latest text as an answer to a form's question, unless it was clearly something else."""
     message = tracker.latest_message
-    if (message.get("intent") or {}).get("name") in _NOT_AN_ANSWER:
+    if (message.get("intent") or {}).get("name") not in _ANSWER_INTENTS:
         return None
     text = message.get("text")
     return text if text and not text.startswith("/") else None

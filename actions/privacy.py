@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import AllSlotsReset, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
@@ -185,7 +185,7 @@ async def erase_after_confirmation(
         return [SlotSet("pending_question", None)]
     schedule_conversation_sweep({tracker.sender_id, customer_id})
     dispatcher.utter_message(response="utter_erased")
-    return [AllSlotsReset(), SlotSet("customer_known", False)]
+    return [ActiveLoop(None), AllSlotsReset(), SlotSet("customer_known", False)]
 
 
 def cancel_erase(dispatcher: CollectingDispatcher) -> list[EventType]:

@@ -25,3 +25,7 @@ step "rasa test --fail-on-prediction-errors"
 rasa test --model models/shopbot.tar.gz --stories tests/test_stories.yml \
   --out results --fail-on-prediction-errors
 echo "rasa test: all test stories passed"
+
+step "rasa test nlu on the held-out messages (macro-F1 must reach 0.95)"
+rasa test nlu --model models/shopbot.tar.gz --nlu tests/nlu/heldout.yml --out results/nlu
+python -m scripts.check_nlu_report results/nlu/intent_report.json --min-macro-f1 0.95

@@ -41,9 +41,20 @@ def test_every_response_an_action_sends_is_in_the_domain() -> None:
     assert responses_named_by_actions() <= domain_responses()
 
 
+def questions_of_forms() -> set[str]:
+    """Forms ask for each required slot with `utter_ask_<slot>` unless an action does."""
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+    return {
+        f"utter_ask_{slot}"
+        for form in (domain.get("forms") or {}).values()
+        for slot in form["required_slots"]
+    }
+
+
 def test_every_response_is_used_somewhere() -> None:
     reachable = (
-        responses_in_stories_and_rules()
+        questions_of_forms()
+        | responses_in_stories_and_rules()
         | responses_named_by_actions()
         | SENT_BY_RASA_DEFAULT_ACTIONS
     )

@@ -123,7 +123,8 @@ class RecommendationService:
         codes, source = self._rank(customer_id, profile, model, n * 6 if taste else n)
         items = self._describe(codes)
         if taste:
-            items, source = prefer(items, taste, n), f"{source} + stated preferences"
+            items = prefer(items + self._matching_taste(taste, codes, n), taste, n)
+            source = f"{source} + stated preferences"
         result = Recommendations(customer_id, items[:n], source, version)
         if cache is not None:
             cache.put(cache_version, customer_id, result.as_dict())
@@ -195,6 +196,29 @@ class RecommendationService:
                 ranked += [r["stock_code"] for r in cur.fetchall() if r["stock_code"] not in ranked]
         self._popular[(scope, value)] = (time.monotonic(), ranked)
         return ranked
+
+    def _matching_taste(
+        self, taste: dict[str, Any], already: list[str], n: int
+    ) -> list[dict[str, Any]]:
+        """Catalogue products in the stated interests and budget, best sellers first, so a
+        new customer's answers are used even where the model knows little about them."""
+        with self._db.cursor() as cur:
+            cur.execute(
+                """SELECT p.stock_code, p.description, p.category, p.unit_price::float AS unit_price
+                   FROM products p LEFT JOIN order_lines l ON l.stock_code = p.stock_code
+                   WHERE (%(cats)s::text[] IS NULL OR p.category = ANY(%(cats)s))
+                     AND (%(budget)s::numeric IS NULL OR p.unit_price <= %(budget)s)
+                     AND NOT p.stock_code = ANY(%(already)s)
+                   GROUP BY p.stock_code ORDER BY count(l.order_id) DESC, p.stock_code
+                   LIMIT %(n)s""",
+                {
+                    "cats": sorted(taste["interests"]) if taste.get("interests") else None,
+                    "budget": taste.get("budget"),
+                    "already": already,
+                    "n": n,
+                },
+            )
+            return [dict(r) for r in cur.fetchall()]
 
     def _describe(self, codes: list[str]) -> list[dict[str, Any]]:
         if not codes:

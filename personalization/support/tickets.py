@@ -39,8 +39,8 @@ def summarise(turns: list[tuple[str, str]], limit: int = 6, width: int = 160) ->
 
 
 def priority_for(reason: str, tier: str | None, mood: float) -> str:
-    if reason in ("worsening_mood", "billing_distress") and mood < -0.5:
-        return "urgent"
+    if reason in ("worsening_mood", "billing_distress"):
+        return "urgent" if mood < -0.5 else "high"
     if tier == "vip" or reason in ("vip_problem", "late_order"):
         return "high"
     return "normal"

@@ -9,6 +9,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 
 from actions import personalization_client
 from actions.session import ActionSessionStart
+from personalization.support.bandit import STYLES
 from tests.actions.conftest import load_tracker, run_action
 
 
@@ -101,7 +102,9 @@ def test_anonymous_visitor_gets_the_generic_welcome(domain: dict[str, Any]) -> N
     assert "customer_name" not in messages[0]
     slots = slots_set(events)
     assert slots["customer_known"] is False
-    assert all(slots[name] is None for name in slots if name != "customer_known")
+    assert slots["response_style"] in STYLES, "visitors' styles are learnt too"
+    personal = set(slots) - {"customer_known", "response_style"}
+    assert all(slots[name] is None for name in personal)
 
 
 @pytest.mark.usefixtures("store_with_demo_customers")
