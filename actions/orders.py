@@ -59,11 +59,11 @@ class OrderNumberValidation:
     async def extract_order_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
+        typed = latest_entity(tracker, "order_number")
+        if typed:  # a number typed now wins over one from earlier in the conversation
+            return {"order_number": typed}
         if tracker.get_slot("order_number"):
             return {}
-        typed = latest_entity(tracker, "order_number")
-        if typed:
-            return {"order_number": typed}
         if tracker.get_slot("requested_slot") == "order_number":
             text = typed_answer(tracker) or ""
             if normalise_order_number(text):
