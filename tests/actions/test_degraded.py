@@ -1,0 +1,49 @@
+"""With PostgreSQL unreachable every journey still answers, generically, and never raises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk import Action
+
+from actions.billing import ActionBillingHelp
+from actions.handoff import ActionHandoff
+from actions.help_articles import ActionSuggestArticles
+from actions.identify import ActionIdentifyCustomer
+from actions.orders import ActionOrderStatus
+from actions.privacy import ActionExportData, ActionOptOut
+from actions.recommendations import ActionRecommendProducts
+from actions.returns import ActionSubmitReturn
+from actions.yes_no import ActionAnswerYesNo
+from tests.actions.conftest import journey_tracker, responses, run_action
+
+pytestmark = pytest.mark.usefixtures("store_down")
+
+CASES: list[tuple[Action, dict[str, Any], str]] = [
+    (ActionOrderStatus(), {"order_number": "DEMO-0001-14"}, "utter_orders_unavailable"),
+    (ActionSubmitReturn(), {"order_number": "DEMO-0001-12"}, "utter_orders_unavailable"),
+    (ActionBillingHelp(), {}, "utter_billing_help"),
+    (ActionRecommendProducts(), {}, "utter_recommendations_unavailable"),
+    (ActionSuggestArticles(), {}, "utter_no_article"),
+    (ActionHandoff(), {}, "utter_handoff_unavailable"),
+    (ActionExportData(), {}, "utter_privacy_unavailable"),
+    (ActionOptOut(), {}, "utter_privacy_unavailable"),
+    (ActionAnswerYesNo(), {"pending_question": "erase"}, "utter_privacy_unavailable"),
+    (
+        ActionIdentifyCustomer(),
+        {"customer_known": False, "identity": "a@b.example", "verification_order": "536365"},
+        "utter_identify_failed",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("action", "slots", "expected"), CASES, ids=[type(c[0]).__name__ for c in CASES]
+)
+def test_every_journey_degrades_to_a_generic_answer(
+    action: Action, slots: dict[str, Any], expected: str, domain: dict[str, Any]
+) -> None:
+    tracker = journey_tracker("can you help?", "affirm", **slots)
+    result = run_action(action, tracker, domain)
+    assert expected in responses(result)
