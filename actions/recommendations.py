@@ -17,6 +17,7 @@ from actions.conversation import latest_entity, personal_customer, typed_answer
 from personalization.catalogue import CATEGORIES, OTHER
 from personalization.recommender.service import Recommendations
 from personalization.support.preferences import (
+    find_product,
     interest_category,
     parse_budget,
     record_recommendations,
@@ -173,7 +174,9 @@ class ActionProductChosen(Action):
         shown = tracker.get_slot("shown_products") or []
         customer_id = personal_customer(tracker)
         product = (
-            await personalization_client.call("product", lambda: _product(code), None)
+            await personalization_client.call(
+                "product", lambda: find_product(personalization_client.database(), code), None
+            )
             if code
             else None
         )
@@ -200,14 +203,3 @@ class ActionProductChosen(Action):
             stock_code=product["stock_code"],
         )
         return []
-
-
-def _product(code: str) -> dict[str, Any] | None:
-    with personalization_client.database().cursor() as cur:
-        cur.execute(
-            "SELECT stock_code, description, category, unit_price FROM products "
-            "WHERE stock_code = %s",
-            (code,),
-        )
-        row = cur.fetchone()
-    return dict(row) if row else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from personalization.catalogue import CATEGORIES, OTHER, categorise
 from personalization.store import Database
@@ -45,6 +46,18 @@ def save_taste(db: Database, customer_id: str, interests: list[str], budget: flo
                WHERE id = %s""",
             (json.dumps(taste), customer_id),
         )
+
+
+def find_product(db: Database, stock_code: str) -> dict[str, Any] | None:
+    """A catalogue product as the chat shows it, or None."""
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT stock_code, description, category, unit_price FROM products "
+            "WHERE stock_code = %s",
+            (stock_code,),
+        )
+        row = cur.fetchone()
+    return dict(row) if row else None
 
 
 def record_recommendations(

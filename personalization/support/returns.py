@@ -92,7 +92,8 @@ class ReturnService:
         self, order: Order, decision: ReturnDecision, conversation_id: str
     ) -> ReturnDecision:
         """Store an accepted return; asking twice for the same item is answered, not stored."""
-        assert decision.accepted and decision.line is not None
+        if not decision.accepted or decision.line is None:
+            raise ValueError("only an accepted return can be recorded")
         with self._db.cursor() as cur:
             cur.execute(
                 """INSERT INTO return_requests (customer_id, conversation_id, order_id, line_no,

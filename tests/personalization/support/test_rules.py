@@ -1,0 +1,99 @@
+"""The support rules in plain terms: gestures, escalation, parsing what customers type."""
+
+from __future__ import annotations
+
+import pytest
+
+from personalization.support.apology import late_order_gesture
+from personalization.support.escalation import decide
+from personalization.support.identity import normalise_identifier
+from personalization.support.orders import normalise_order_number
+from personalization.support.preferences import interest_category, parse_budget
+from personalization.support.tickets import priority_for, summarise
+
+
+@pytest.mark.parametrize(
+    ("days", "tier", "mood", "level"),
+    [
+        (0, "vip", -0.9, "none"),
+        (2, "regular", 0.0, "apology"),
+        (5, "regular", 0.0, "voucher"),
+        (2, "vip", 0.0, "voucher"),
+        (2, "regular", -0.6, "voucher"),
+        (5, "vip", 0.0, "priority"),
+        (5, "regular", -0.6, "priority"),
+    ],
+)
+def test_late_order_gesture_grows_with_delay_value_and_mood(
+    days: int, tier: str, mood: float, level: str
+) -> None:
+    assert late_order_gesture(days, 80.0, tier, mood).level == level
+
+
+def test_vouchers_are_a_share_of_the_order_within_limits() -> None:
+    assert late_order_gesture(5, 80.0, "regular", 0.0).voucher == 8.0
+    assert late_order_gesture(5, 10.0, "regular", 0.0).voucher == 5.0  # the minimum
+    assert late_order_gesture(5, 900.0, "vip", 0.0).voucher == 50.0  # the maximum
+
+
+def test_escalation_rules_in_order_of_precedence() -> None:
+    calm = dict(problem=True, tier="regular", mood=0.0, trend="steady")
+    assert decide(**calm).action == "none"
+    assert decide(**{**calm, "mood": -0.5}).reason == "billing_distress"
+    assert decide(**{**calm, "mood": -0.5}).action == "offer"
+    assert decide(**{**calm, "tier": "vip"}).reason == "vip_problem"
+    assert decide(**{**calm, "mood": -0.3, "trend": "worsening"}).reason == "worsening_mood"
+    assert decide(**{**calm, "explicit_request": True}).reason == "customer_request"
+    assert decide(**{**calm, "repeated_fallback": True}).action == "handoff"
+    assert decide(problem=False, tier="vip", mood=0.0, trend="steady").action == "none"
+
+
+@pytest.mark.parametrize(
+    ("typed", "order_id"),
+    [
+        ("DEMO-0001-14", "DEMO-0001-14"),
+        ("demo 0001 3", "DEMO-0001-03"),
+        ("#536365", "536365"),
+        ("order c536379", "C536379"),
+        ("tomorrow", None),
+        ("12345", None),
+        ("", None),
+    ],
+)
+def test_order_numbers_are_normalised(typed: str, order_id: str | None) -> None:
+    assert normalise_order_number(typed) == order_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "identifier"),
+    [
+        ("Alice.Martin@Example.com", "alice.martin@example.com"),
+        ("cust-0004", "cust-0004"),
+        ("CUST 0012", "cust-0012"),
+        ("0012", "cust-0012"),
+        ("alice at example", None),
+    ],
+)
+def test_identifiers_are_normalised(typed: str, identifier: str | None) -> None:
+    assert normalise_identifier(typed) == identifier
+
+
+def test_interests_and_budgets_from_what_customers_type() -> None:
+    assert interest_category("candles") == "Lighting & candles"
+    assert interest_category("Kitchen") == "Kitchen"
+    assert interest_category("spaceships") is None
+    assert parse_budget("under £25") == 25.0
+    assert parse_budget("15,50 pounds") == 15.5
+    assert parse_budget("cheap please") is None
+    assert parse_budget("0") is None
+
+
+def test_ticket_priority_and_summary() -> None:
+    assert priority_for("billing_distress", "regular", -0.7) == "urgent"
+    assert priority_for("worsening_mood", "lapsed", -0.3) == "high"
+    assert priority_for("customer_request", "vip", 0.0) == "high"
+    assert priority_for("customer_request", "regular", 0.0) == "normal"
+    turns = [("customer", "x" * 300)] + [("bot", f"turn {n}") for n in range(8)]
+    summary = summarise(turns)
+    assert summary.count("\n") == 5 and summary.endswith("bot: turn 7")
+    assert summarise([]) == "(no conversation yet)"

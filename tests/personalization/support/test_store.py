@@ -1,0 +1,76 @@
+"""Tickets, returns and the style bandit against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import pytest
+
+from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.store import Database
+from personalization.store.customers import CustomerRepository
+from personalization.support.bandit import STYLES, StyleBandit
+from personalization.support.orders import OrderRepository
+from personalization.support.returns import ReturnService, policy_for
+from personalization.support.tickets import TicketRepository
+
+
+@pytest.fixture
+def shop(db: Database) -> Database:
+    load_demo_customers(CustomerRepository(db))
+    load_demo_shop(db, demo_customers())
+    return db
+
+
+def test_one_open_ticket_per_conversation(shop: Database) -> None:
+    tickets = TicketRepository(shop)
+    first = tickets.open("cust-0001", "conv-1", "customer_request", "high", "a", {"tier": "vip"})
+    again = tickets.open("cust-0001", "conv-1", "worsening_mood", "urgent", "b", {"mood": -0.6})
+    other = tickets.open(None, "conv-2", "repeated_fallback", "normal", "c", {})
+    assert first.created and not again.created and other.created
+    assert again.id == first.id != other.id
+    with shop.cursor() as cur:
+        cur.execute("SELECT summary, context FROM support_tickets WHERE id = %s", (first.id,))
+        row = cur.fetchone()
+    assert row["summary"] == "b" and row["context"] == {"tier": "vip", "mood": -0.6}
+    with pytest.raises(ValueError):
+        tickets.open(None, "conv-3", "boredom", "normal", "", {})
+
+
+def test_returns_follow_the_policy_and_are_recorded_once(shop: Database) -> None:
+    orders = OrderRepository(shop)
+    order_id = orders.latest_ids("cust-0001", limit=2)[1]  # delivered, a few days ago
+    order = orders.for_customer(order_id, "cust-0001")
+    assert order is not None and order.status == "delivered"
+    assert orders.for_customer(order_id, "cust-0002") is None, "never another customer's order"
+    service = ReturnService(shop)
+    line = order.lines[0]
+    decision = service.decide(order, line.description.lower(), "Champions", date.today())
+    assert decision.accepted and decision.line == line and decision.policy.free_collection
+    assert service.record(order, decision, "conv-r").accepted
+    assert service.record(order, decision, "conv-r").reason == "already_requested"
+    late = date.today() + timedelta(days=61)
+    assert service.decide(order, None, "Champions", late).reason == "too_late"
+    assert service.decide(order, "no such thing", "Champions", date.today()).reason in (
+        "no_such_item",
+        "accepted",  # a one-line order needs no item name
+    )
+    assert policy_for("Loyal").window_days == 45 and policy_for(None).window_days == 30
+
+
+def test_the_bandit_learns_a_segments_best_style(shop: Database) -> None:
+    bandit = StyleBandit(shop, random.Random(3))
+    for _ in range(30):
+        bandit.reward("Loyal", "concise_formal", True)
+        bandit.reward("Loyal", "detailed_casual", False)
+    counts = bandit.counts("Loyal")
+    assert (counts["concise_formal"].successes, counts["detailed_casual"].failures) == (30, 30)
+    picks = [bandit.choose("Loyal") for _ in range(200)]
+    assert picks.count("concise_formal") > 150
+    assert {bandit.choose("Loyal", tone="casual") for _ in range(50)} <= {
+        s for s in STYLES if s.endswith("casual")
+    }
+    assert bandit.counts("New")["concise_formal"].successes == 0, "segments learn apart"
+    with pytest.raises(ValueError):
+        bandit.reward("Loyal", "shouting", True)
