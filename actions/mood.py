@@ -19,7 +19,7 @@ from actions import personalization_client
 from actions.conversation import personal_customer
 from personalization.sentiment.mood import Mood
 from personalization.support.conversation_log import record_message_sentiment
-from personalization.support.escalation import NEGATIVE_MOOD
+from personalization.support.escalation import NEGATIVE_MOOD, WORSENING_FLOOR
 
 
 def _number(value: Any, default: float = 0.0) -> float:
@@ -62,13 +62,52 @@ class ActionValidateSlotMappings(ValidationAction):
                 ),
                 None,
             )
-        return {
+        slots = {
             "mood": round(mood.value, 3),
             "mood_slow": round(mood.slow, 3),
             "mood_messages": float(mood.messages),
             "mood_trend": mood.trend,
             "mood_label": mood_label(mood.value),
         }
+        if should_offer_person(tracker, mood):
+            dispatcher.utter_message(
+                response="utter_offer_human_mood",
+                buttons=[
+                    {"title": "Yes, please", "payload": "/affirm"},
+                    {"title": "No, thanks", "payload": "/deny"},
+                ],
+            )
+            slots.update(pending_question="handoff", escalation_reason="worsening_mood")
+        return slots
+
+
+# Journeys that apply the escalation rules themselves (personalization.support.escalation).
+_ESCALATING_INTENTS = {
+    "order_status",
+    "request_return",
+    "billing_problem",
+    "complain",
+    "request_human",
+    "ask_help",
+}
+
+
+def should_offer_person(tracker: Tracker, mood: Mood) -> bool:
+    """A mood that has just started falling, outside the journeys that escalate on their own.
+
+    Offered once per session (the `escalation_reason` slot remembers it), never over another
+    open question, and never when the customer is answering a form.
+    """
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return (
+        mood.trend == "worsening"
+        and mood.value < WORSENING_FLOOR
+        and tracker.get_slot("mood_trend") != "worsening"
+        and intent not in _ESCALATING_INTENTS
+        and not tracker.get_slot("pending_question")
+        and not tracker.get_slot("escalation_reason")
+        and not tracker.active_loop.get("name")
+    )
 
 
 def mood_label(value: float) -> str:

@@ -376,3 +376,26 @@ def test_a_visitor_identifies_with_email_and_order_number(
     slots = slot_events(right)
     assert (slots["customer_id"], slots["customer_known"]) == ("cust-0004", True)
     assert responses(right)[0].startswith("utter_welcome_back_")
+
+
+def test_a_falling_mood_outside_a_problem_journey_brings_one_offer_of_a_person(
+    domain: dict[str, Any],
+) -> None:
+    from actions.mood import ActionValidateSlotMappings
+
+    def turn(text: str, intent: str, score: float, **slots: Any) -> Any:
+        tracker = journey_tracker(text, intent, **slots)
+        tracker.latest_message["sentiment"] = {"score": score, "label": "negative"}
+        return run_action(ActionValidateSlotMappings(), tracker, domain)
+
+    calm = dict(mood=0.4, mood_slow=0.4, mood_messages=3.0, mood_trend="steady")
+    falling = turn("you are useless, this is a waste of time", "bot_challenge", -0.9, **calm)
+    assert responses(falling) == ["utter_offer_human_mood"]
+    slots = slot_events(falling)
+    assert slots["mood_trend"] == "worsening" and slots["pending_question"] == "handoff"
+    again = turn("still useless", "bot_challenge", -0.9, **{**calm, **slots})
+    assert responses(again) == [], "offered once"
+    in_a_journey = turn("you charged me twice!", "billing_problem", -0.9, **calm)
+    assert responses(in_a_journey) == [], "billing applies the rules itself"
+    yes = run_action(ActionAnswerYesNo(), journey_tracker("yes", "affirm", **slots), domain)
+    assert responses(yes) == ["utter_handoff_done"]
