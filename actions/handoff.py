@@ -47,14 +47,17 @@ async def hand_off(
     return [SlotSet("pending_question", None), SlotSet("escalation_reason", None)]
 
 
-def offer_human(dispatcher: CollectingDispatcher, reason: str) -> list[EventType]:
-    dispatcher.utter_message(
-        response="utter_offer_human",
-        buttons=[
-            {"title": "Yes, please", "payload": "/affirm"},
-            {"title": "No, thanks", "payload": "/deny"},
-        ],
-    )
+OFFER_BUTTONS = [
+    {"title": "Yes, please", "payload": "/affirm"},
+    {"title": "No, thanks", "payload": "/deny"},
+]
+
+
+def offer_human(
+    dispatcher: CollectingDispatcher, reason: str, response: str = "utter_offer_human"
+) -> list[EventType]:
+    """Ask whether the customer wants a person; their yes or no is answered by yes_no.py."""
+    dispatcher.utter_message(response=response, buttons=OFFER_BUTTONS)
     return [SlotSet("pending_question", "handoff"), SlotSet("escalation_reason", reason)]
 
 

@@ -17,6 +17,7 @@ from rasa_sdk.forms import ValidationAction
 
 from actions import personalization_client
 from actions.conversation import personal_customer
+from actions.handoff import offer_human
 from personalization.sentiment.mood import Mood
 from personalization.support.conversation_log import record_message_sentiment
 from personalization.support.escalation import NEGATIVE_MOOD, WORSENING_FLOOR
@@ -70,14 +71,8 @@ class ActionValidateSlotMappings(ValidationAction):
             "mood_label": mood_label(mood.value),
         }
         if should_offer_person(tracker, mood):
-            dispatcher.utter_message(
-                response="utter_offer_human_mood",
-                buttons=[
-                    {"title": "Yes, please", "payload": "/affirm"},
-                    {"title": "No, thanks", "payload": "/deny"},
-                ],
-            )
-            slots.update(pending_question="handoff", escalation_reason="worsening_mood")
+            offer = offer_human(dispatcher, "worsening_mood", "utter_offer_human_mood")
+            slots.update({event["name"]: event["value"] for event in offer})
         return slots
 
 

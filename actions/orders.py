@@ -91,7 +91,11 @@ class OrderNumberValidation:
                 buttons=await recent_order_buttons(tracker),
             )
             return {"order_number": None}
-        return {"order_number": order_id}
+        return {"order_number": order_id, **self.slots_from_order(found)}
+
+    def slots_from_order(self, order: Order | bool) -> dict[str, Any]:
+        """Other slots a validated order answers (none here; the return form fills its item)."""
+        return {}
 
 
 class ValidateOrderStatusForm(OrderNumberValidation, FormValidationAction):

@@ -26,7 +26,6 @@ from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.service import RecommendationService
 from personalization.settings import ConfigurationError
 from personalization.store import Database, StoreUnavailable
-from personalization.store.customers import Customer, CustomerRepository
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +144,6 @@ async def call(operation: str, work: Callable[[], T], fallback: T) -> T:
 
 def is_valid_customer_id(value: object) -> bool:
     return isinstance(value, str) and bool(_CUSTOMER_ID.match(value))
-
-
-async def fetch_customer(customer_id: str) -> Customer | None:
-    if not is_valid_customer_id(customer_id):
-        return None
-    return await call(
-        "profile lookup", lambda: CustomerRepository(database()).get(customer_id), None
-    )
 
 
 async def fetch_context(customer_id: str) -> CustomerContext | None:

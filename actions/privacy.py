@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -38,44 +39,58 @@ CONFIRM_BUTTONS = [
 ]
 
 
-def _needs_identity(dispatcher: CollectingDispatcher) -> list[EventType]:
+def ask_to_identify(dispatcher: CollectingDispatcher) -> list[EventType]:
     dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
     return []
 
 
-class ActionExportData(Action):
-    def name(self) -> str:
-        return "action_export_data"
+class CustomerDataAction(Action, ABC):
+    """A data-rights request: it needs to know whose data, so a visitor identifies first."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         customer_id = known_customer(tracker)
         if customer_id is None:
-            return _needs_identity(dispatcher)
+            return ask_to_identify(dispatcher)
+        return await self.for_customer(dispatcher, tracker, customer_id)
+
+    @abstractmethod
+    async def for_customer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
+    ) -> list[EventType]: ...
+
+
+def unavailable(dispatcher: CollectingDispatcher) -> list[EventType]:
+    dispatcher.utter_message(response="utter_privacy_unavailable")
+    return []
+
+
+class ActionExportData(CustomerDataAction):
+    def name(self) -> str:
+        return "action_export_data"
+
+    async def for_customer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
+    ) -> list[EventType]:
         export = await personalization_client.call(
             "export",
             lambda: export_customer(personalization_client.database(), customer_id, "chat"),
             None,
         )
         if export is None:
-            dispatcher.utter_message(response="utter_privacy_unavailable")
-            return []
+            return unavailable(dispatcher)
         dispatcher.utter_message(response="utter_export", summary=readable_export(export))
         return []
 
 
-class ActionOptOut(Action):
+class ActionOptOut(CustomerDataAction):
     def name(self) -> str:
         return "action_opt_out"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def for_customer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
     ) -> list[EventType]:
-        customer_id = known_customer(tracker)
-        if customer_id is None:
-            return _needs_identity(dispatcher)
-
         def work() -> bool:
             set_personalization(personalization_client.database(), customer_id, False, "chat")
             cache = personalization_client.recommendation_cache()
@@ -84,8 +99,7 @@ class ActionOptOut(Action):
             return True
 
         if not await personalization_client.call("opt-out", work, False):
-            dispatcher.utter_message(response="utter_privacy_unavailable")
-            return []
+            return unavailable(dispatcher)
         dispatcher.utter_message(response="utter_opted_out")
         keep = {"customer_id", "customer_known"}
         return [SlotSet(name, None) for name in PROFILE_SLOTS if name not in keep] + [
@@ -96,16 +110,13 @@ class ActionOptOut(Action):
         ]
 
 
-class ActionOptIn(Action):
+class ActionOptIn(CustomerDataAction):
     def name(self) -> str:
         return "action_opt_in"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def for_customer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
     ) -> list[EventType]:
-        customer_id = known_customer(tracker)
-        if customer_id is None:
-            return _needs_identity(dispatcher)
         ok = await personalization_client.call(
             "opt-in",
             lambda: (
@@ -115,8 +126,7 @@ class ActionOptIn(Action):
             False,
         )
         if not ok:
-            dispatcher.utter_message(response="utter_privacy_unavailable")
-            return []
+            return unavailable(dispatcher)
         context = await personalization_client.fetch_context(customer_id)
         events: list[EventType] = []
         if context is not None:
@@ -125,15 +135,13 @@ class ActionOptIn(Action):
         return events
 
 
-class ActionAskEraseConfirmation(Action):
+class ActionAskEraseConfirmation(CustomerDataAction):
     def name(self) -> str:
         return "action_ask_erase_confirmation"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    async def for_customer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
     ) -> list[EventType]:
-        if known_customer(tracker) is None:
-            return _needs_identity(dispatcher)
         dispatcher.utter_message(response="utter_confirm_erase", buttons=CONFIRM_BUTTONS)
         return [SlotSet("pending_question", "erase")]
 
@@ -167,7 +175,7 @@ async def erase_after_confirmation(
 ) -> list[EventType]:
     customer_id = known_customer(tracker)
     if customer_id is None:
-        return _needs_identity(dispatcher)
+        return ask_to_identify(dispatcher)
     report = await personalization_client.call(
         "erasure",
         lambda: erase_customer(
@@ -181,8 +189,7 @@ async def erase_after_confirmation(
         None,
     )
     if report is None:
-        dispatcher.utter_message(response="utter_privacy_unavailable")
-        return [SlotSet("pending_question", None)]
+        return [*unavailable(dispatcher), SlotSet("pending_question", None)]
     schedule_conversation_sweep({tracker.sender_id, customer_id})
     dispatcher.utter_message(response="utter_erased")
     return [ActiveLoop(None), AllSlotsReset(), SlotSet("customer_known", False)]

@@ -124,7 +124,7 @@ class ActionRecommendProducts(Action):
             dispatcher.utter_message(response="utter_recommendations_unavailable")
             return events
         codes = [item["stock_code"] for item in found.items]
-        personal = customer_id is not None and "popularity (no" not in found.source
+        personal = customer_id is not None and found.personal
         dispatcher.utter_message(
             response="utter_recommendations" if personal else "utter_recommendations_popular",
             buttons=[

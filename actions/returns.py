@@ -43,17 +43,10 @@ class ValidateReturnForm(OrderNumberValidation, FormValidationAction):
             return {"return_item": product} if product else {}
         return {"return_item": latest_entity(tracker, "product") or typed_answer(tracker)}
 
-    async def validate_order_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> dict[str, Any]:
-        result = await super().validate_order_number(value, dispatcher, tracker, domain)
-        order_id = result.get("order_number")
-        if not order_id:
-            return result
-        order = await find_order(tracker, order_id)
+    def slots_from_order(self, order: Order | bool) -> dict[str, Any]:
         if isinstance(order, Order) and len(order.lines) == 1:
-            result["return_item"] = order.lines[0].stock_code
-        return result
+            return {"return_item": order.lines[0].stock_code}  # nothing to ask
+        return {}
 
 
 class ActionAskReturnItem(Action):

@@ -59,8 +59,9 @@ class SentenceEncoder:
 
             self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
             model = TFBertModel(BertConfig.from_pretrained(str(model_dir), local_files_only=True))
-            # Keras creates a layer's weights on its first call; one call on the model's own
-            # dummy batch creates them all, so the checkpoint below has variables to fill.
+            # Keras creates a layer's weights on its first call. `dummy_inputs` is the small
+            # sample batch transformers ships with every TF model for exactly this; calling
+            # the model on it creates all weights, which the checkpoint below then fills.
             model(model.dummy_inputs)
             _, info = load_pytorch_state_dict_in_tf2_model(
                 model, load_file(str(weights)), output_loading_info=True

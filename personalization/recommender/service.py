@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 POPULARITY_DAYS = 90
 POPULARITY_MEMO_S = 600.0
+NO_CONSENT_SOURCE = "popularity (no personalization)"
 
 
 @dataclass
@@ -42,6 +43,11 @@ class Recommendations:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def personal(self) -> bool:
+        """False for the popularity answer given without consent."""
+        return self.source != NO_CONSENT_SOURCE
 
 
 @dataclass
@@ -134,7 +140,7 @@ class RecommendationService:
         self, customer_id: str, profile: _Profile, model: HybridModel | None, n: int
     ) -> tuple[list[str], str]:
         if not profile.consent:
-            return self._popular_items("all", "", n, set()), "popularity (no personalization)"
+            return self._popular_items("all", "", n, set()), NO_CONSENT_SOURCE
         if model is not None:
             features = profile_features(profile.country, profile.segment, profile.preferences)
             found = model.top_items(customer_id, features, n)

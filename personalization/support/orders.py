@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from personalization.store import Database
 
@@ -55,17 +54,6 @@ class Order:
         if self.status not in ("placed", "shipped") or self.expected_delivery is None:
             return 0
         return max(0, (today - self.expected_delivery).days)
-
-    def as_slot(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "ordered_on": self.ordered_on.isoformat(),
-            "expected_delivery": self.expected_delivery.isoformat()
-            if self.expected_delivery
-            else None,
-            "total": self.total,
-        }
 
 
 class OrderRepository:
@@ -114,11 +102,3 @@ class OrderRepository:
                 (customer_id, limit),
             )
             return [r["id"] for r in cur.fetchall()]
-
-    def lifetime_value(self, customer_id: str) -> float:
-        with self._db.cursor() as cur:
-            cur.execute(
-                "SELECT coalesce(sum(total), 0) AS v FROM orders WHERE customer_id = %s",
-                (customer_id,),
-            )
-            return float(cur.fetchone()["v"])
