@@ -31,7 +31,7 @@ class ActionBillingHelp(Action):
         dispatcher.utter_message(
             response="utter_billing_compassionate" if upset else "utter_billing_help"
         )
-        done, events = await escalate_if_needed(dispatcher, tracker, problem=True)
+        done, events = await escalate_if_needed(dispatcher, tracker, problem="billing_distress")
         if done == "none":
             return ask_if_helpful(dispatcher)
         return events

@@ -62,14 +62,17 @@ def offer_human(
 
 
 async def escalate_if_needed(
-    dispatcher: CollectingDispatcher, tracker: Tracker, problem: bool
+    dispatcher: CollectingDispatcher, tracker: Tracker, problem: str
 ) -> tuple[str, list[EventType]]:
-    """Apply the escalation rules to a problem; returns what was done and the events."""
+    """Apply the escalation rules to a problem (its ticket reason, e.g. "late_order");
+    returns what was done and the events."""
     value, trend = mood(tracker)
     tier = (
         tracker.get_slot("customer_tier") if tracker.get_slot("personalization_allowed") else None
     )
-    decision = escalation.decide(problem=problem, tier=tier, mood=value, trend=trend)
+    decision = escalation.decide(
+        problem=True, tier=tier, mood=value, trend=trend, offer_reason=problem
+    )
     if decision.action == "handoff":
         return "handoff", await hand_off(dispatcher, tracker, decision.reason or "complaint")
     if decision.action == "offer":
@@ -107,7 +110,7 @@ class ActionHandleComplaint(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_complaint_sorry")
-        done, events = await escalate_if_needed(dispatcher, tracker, problem=True)
+        done, events = await escalate_if_needed(dispatcher, tracker, problem="complaint")
         if done == "none":
             events = offer_human(dispatcher, "complaint")
         return events

@@ -174,7 +174,7 @@ class ActionOrderStatus(Action):
             )
         if gesture.escalate:
             return await hand_off(dispatcher, tracker, "late_order")
-        done, events = await escalate_if_needed(dispatcher, tracker, problem=True)
+        done, events = await escalate_if_needed(dispatcher, tracker, problem="late_order")
         if done != "none":
             return events
         dispatcher.utter_message(response="utter_late_next_steps")

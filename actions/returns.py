@@ -118,7 +118,7 @@ class ActionSubmitReturn(Action):
                 dispatcher.utter_message(response="utter_return_free_collection")
             return done + ask_if_helpful(dispatcher)
         self._refusal(dispatcher, order, decision)
-        _, events = await escalate_if_needed(dispatcher, tracker, problem=True)
+        _, events = await escalate_if_needed(dispatcher, tracker, problem="complaint")
         return done + events
 
     @staticmethod

@@ -31,7 +31,9 @@ def decide(
     trend: str | None,
     explicit_request: bool = False,
     repeated_fallback: bool = False,
+    offer_reason: str = "billing_distress",
 ) -> Escalation:
+    """`offer_reason` names the problem on the ticket if the customer accepts the offer."""
     if explicit_request:
         return Escalation("handoff", "customer_request")
     if repeated_fallback:
@@ -41,5 +43,5 @@ def decide(
     if problem and tier == "vip":
         return Escalation("handoff", "vip_problem")
     if problem and mood < NEGATIVE_MOOD:
-        return Escalation("offer", "billing_distress")
+        return Escalation("offer", offer_reason)
     return NONE

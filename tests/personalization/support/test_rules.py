@@ -97,3 +97,9 @@ def test_ticket_priority_and_summary() -> None:
     summary = summarise(turns)
     assert summary.count("\n") == 5 and summary.endswith("bot: turn 7")
     assert summarise([]) == "(no conversation yet)"
+
+
+def test_an_offer_names_the_journeys_problem() -> None:
+    upset = dict(problem=True, tier="regular", mood=-0.5, trend="steady")
+    assert decide(**upset, offer_reason="late_order").reason == "late_order"
+    assert decide(**upset, offer_reason="complaint").action == "offer"
