@@ -123,9 +123,16 @@ class HybridModel:
     owned: sp.csr_matrix  # users × items bought
     fit_seconds: float = 0.0
     _user_index: dict[str, int] = field(default_factory=dict, repr=False)
+    _item_index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._user_index = {user: u for u, user in enumerate(self.users)}
+        self._item_index = {item: i for i, item in enumerate(self.items)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Indexes are derived, so versions pickled before an index existed load too.
+        self.__dict__.update(state)
+        self.__post_init__()
 
     @classmethod
     def fit(
@@ -212,6 +219,26 @@ class HybridModel:
             user_biases=biases,
             owned=self.owned[keep],
         )
+
+    def closest_owned(self, customer_id: str, codes: list[str]) -> dict[str, str]:
+        """For each recommended item, the customer's own purchase it is most alike, in the
+        model's item space: the "because you bought X" a customer can check for themselves."""
+        u = self._user_index.get(customer_id)
+        rows = [self._item_index[c] for c in codes if c in self._item_index]
+        if u is None or not rows:
+            return {}
+        owned = self.owned[u].indices
+        if len(owned) == 0:
+            return {}
+        norms = np.linalg.norm(self.item_vectors, axis=1)
+        unit = self.item_vectors / np.where(norms > 0, norms, 1.0)[:, None]
+        similarity = unit[rows] @ unit[owned].T
+        best = similarity.argmax(axis=1)
+        return {
+            self.items[row]: self.items[owned[b]]
+            for row, b, s in zip(rows, best, similarity.max(axis=1), strict=True)
+            if s > 0
+        }
 
     def knows(self, customer_id: str) -> bool:
         return customer_id in self._user_index

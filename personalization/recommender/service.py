@@ -82,6 +82,30 @@ def prefer(items: list[dict[str, Any]], taste: dict[str, Any], n: int) -> list[d
     return sorted(items, key=misses)[:n]
 
 
+def reason_for(
+    item: dict[str, Any],
+    source: str,
+    country: str | None,
+    taste: dict[str, Any],
+    because: dict[str, str],
+) -> str:
+    """One line on why an item is shown, from the most specific evidence there is."""
+    interests, budget = taste.get("interests") or set(), taste.get("budget")
+    if item.get("category") in interests:
+        within = budget is not None and (item.get("unit_price") or 0) <= budget
+        return f"Matches your interest in {item['category']}" + (
+            f" and your £{budget:g} budget" if within else ""
+        )
+    bought = because.get(item["stock_code"])
+    if bought:
+        return f"Because you bought {bought.strip().capitalize()}"
+    if source in ("model", "features", "segment popularity"):
+        return "Customers like you also bought this"
+    if source == "country popularity" and country:
+        return f"Popular with shoppers in {country}"
+    return "One of our best sellers right now"
+
+
 class RecommendationService:
     def __init__(
         self,
@@ -130,8 +154,11 @@ class RecommendationService:
         items = self._describe(codes)
         if taste:
             items = prefer(items + self._matching_taste(taste, codes, n), taste, n)
+        items = items[:n]
+        self._explain(items, customer_id, source, profile, model, taste)
+        if taste:
             source = f"{source} + stated preferences"
-        result = Recommendations(customer_id, items[:n], source, version)
+        result = Recommendations(customer_id, items, source, version)
         if cache is not None:
             cache.put(cache_version, customer_id, result.as_dict())
         return result
@@ -153,6 +180,27 @@ class RecommendationService:
                 if len(items) >= n:
                     return items, f"{scope} popularity"
         return self._popular_items("all", "", n, owned), "popularity"
+
+    def _explain(
+        self,
+        items: list[dict[str, Any]],
+        customer_id: str,
+        source: str,
+        profile: _Profile,
+        model: HybridModel | None,
+        taste: dict[str, Any],
+    ) -> None:
+        """Give each item a ``reason`` the customer can understand ("why this")."""
+        because: dict[str, str] = {}
+        if source == "model" and model is not None:
+            closest = model.closest_owned(customer_id, [i["stock_code"] for i in items])
+            names = {
+                d["stock_code"]: d.get("description")
+                for d in self._describe(sorted(set(closest.values())))
+            }
+            because = {code: names[owned] for code, owned in closest.items() if names.get(owned)}
+        for item in items:
+            item["reason"] = reason_for(item, source, profile.country, taste, because)
 
     def _profile(self, customer_id: str) -> _Profile:
         with self._db.cursor() as cur:

@@ -117,3 +117,40 @@ def test_erasure_reaches_the_cache_and_every_model_version(
     assert not any(registry.load(v).knows("cust-0001") for v in registry.versions())
     after = RecommendationService(shop, registry, cache).recommend("cust-0001")
     assert after.source == "popularity" and after.items, "an erased id is a stranger now"
+
+
+def descriptions(db: Database, codes: set[str]) -> set[str]:
+    with db.cursor() as cur:
+        cur.execute("SELECT description FROM products WHERE stock_code = ANY(%s)", (list(codes),))
+        return {r["description"].strip().capitalize() for r in cur.fetchall()}
+
+
+def test_each_item_says_why_it_is_shown(
+    shop: Database, registry: ModelRegistry, cache: RecommendationCache
+) -> None:
+    train(shop, registry, cache, params=FAST, tune=False)
+    service = RecommendationService(shop, registry, cache)
+    personal = service.recommend("cust-0001", n=5)
+    bought = descriptions(shop, owned_by(shop, "cust-0001"))
+    reasons = [item["reason"] for item in personal.items]
+    because = [r.removeprefix("Because you bought ") for r in reasons if r.startswith("Because")]
+    assert because, reasons
+    assert set(because) <= bought, "the reason names one of her own purchases"
+    assert service.recommend("cust-0001", n=5).items[0]["reason"] == reasons[0], "cached too"
+
+    stranger = service.recommend("visitor-9", n=3)
+    assert {i["reason"] for i in stranger.items} == {"One of our best sellers right now"}
+
+
+def test_a_stated_interest_is_the_reason_given(shop: Database, registry: ModelRegistry) -> None:
+    from personalization.support.preferences import save_taste
+
+    save_taste(shop, "cust-0005", ["Kitchen"], 25.0)
+    result = RecommendationService(shop, registry).recommend("cust-0005", n=4)
+    kitchen = [i for i in result.items if i.get("category") == "Kitchen"]
+    assert kitchen
+    for item in kitchen:
+        expected = "Matches your interest in Kitchen"
+        if item["unit_price"] <= 25:
+            expected += " and your £25 budget"
+        assert item["reason"] == expected
