@@ -13,7 +13,7 @@ from actions import personalization_client
 from actions.conversation import personal_customer
 from actions.feedback import THUMBS, store_feedback
 from actions.handoff import offer_human
-from personalization.help_center import HelpArticleRepository
+from personalization.help_center import HelpArticleRepository, article_url
 from personalization.recommender.articles import record_article_feedback
 
 EXCERPT_CHARS = 320
@@ -51,6 +51,9 @@ class ActionSuggestArticles(Action):
         dispatcher.utter_message(
             response="utter_article", title=best.title, excerpt=excerpt(best.body)
         )
+        link = article_url(best.id)
+        if link:
+            dispatcher.utter_message(response="utter_article_link", link=link)
         if others:
             dispatcher.utter_message(
                 response="utter_related_articles", titles="; ".join(a.title for a in others)

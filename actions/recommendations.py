@@ -35,6 +35,40 @@ BUDGET_BUTTONS = [
 ]
 
 
+CARD_CHANNEL = "socketio"  # the web chat draws cards; other channels get buttons
+
+
+def card_name(item: dict[str, Any]) -> str:
+    return str(item.get("description") or item["stock_code"]).strip().title()
+
+
+def price(item: dict[str, Any]) -> str:
+    return f"£{item.get('unit_price') or 0:.2f}"
+
+
+def choose(item: dict[str, Any]) -> str:
+    return f'/choose_product{{"product":"{item["stock_code"]}"}}'
+
+
+def product_cards(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The web chat's card message. Rasa's socket.io channel emits the custom payload's
+    ``data`` as the bot message, so the page receives ``{"cards": [...]}``."""
+    return {
+        "data": {
+            "cards": [
+                {
+                    "id": item["stock_code"],
+                    "name": card_name(item),
+                    "price": price(item),
+                    "why": item.get("reason") or "",
+                    "payload": choose(item),
+                }
+                for item in items
+            ]
+        }
+    }
+
+
 class ActionAskInterest(Action):
     def name(self) -> str:
         return "action_ask_interest"
@@ -125,17 +159,17 @@ class ActionRecommendProducts(Action):
             return events
         codes = [item["stock_code"] for item in found.items]
         personal = customer_id is not None and found.personal
-        dispatcher.utter_message(
-            response="utter_recommendations" if personal else "utter_recommendations_popular",
-            buttons=[
-                {
-                    "title": f"{item.get('description', item['stock_code']).title()} "
-                    f"(£{item.get('unit_price') or 0:.2f})",
-                    "payload": f'/choose_product{{"product":"{item["stock_code"]}"}}',
-                }
-                for item in found.items
-            ],
-        )
+        response = "utter_recommendations" if personal else "utter_recommendations_popular"
+        if tracker.get_latest_input_channel() == CARD_CHANNEL:
+            dispatcher.utter_message(response=response, json_message=product_cards(found.items))
+        else:
+            dispatcher.utter_message(
+                response=response,
+                buttons=[
+                    {"title": f"{card_name(item)} ({price(item)})", "payload": choose(item)}
+                    for item in found.items
+                ],
+            )
         if customer_id:
             await personalization_client.call(
                 "record shown",

@@ -7,6 +7,7 @@ when a title changes.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,12 @@ class HelpArticle:
     @property
     def text(self) -> str:
         return f"{self.title}\n{' '.join(self.tags)}\n{self.body}"
+
+
+def article_url(article_id: str, base: str | None = None) -> str | None:
+    """Where customers can read the whole article (HELP_CENTER_URL), or None if unset."""
+    base = (os.environ.get("HELP_CENTER_URL", "") if base is None else base).strip()
+    return f"{base.rstrip('/')}/{article_id}" if base else None
 
 
 def parse_article(path: Path) -> HelpArticle:

@@ -57,3 +57,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" > "$stamp"
   say "installed in $(( $(date +%s) - start ))s"
 fi
+
+# The web chat page's socket.io client, from the npm registry (never a CDN at run time).
+web_stamp=webchat/node_modules/.lock.sha256
+web_wanted=$(cat webchat/package.json webchat/package-lock.json | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$web_stamp" 2>/dev/null)" != "$web_wanted" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    say "npm not found: the web chat page needs Node.js 18 or newer with npm."
+    exit 2
+  fi
+  say "installing the web chat's socket.io client (npm ci)"
+  npm ci --prefix webchat --no-audit --no-fund --loglevel=error
+  echo "$web_wanted" > "$web_stamp"
+fi

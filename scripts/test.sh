@@ -18,7 +18,8 @@ rasa data validate --fail-on-warnings
 step "train (only if domain, config or data changed)"
 python -m stack train
 
-step "pytest"
+step "pytest (the browser test needs Chromium)"
+scripts/ensure_chromium.sh
 python -m pytest "$@"
 
 step "rasa test --fail-on-prediction-errors"

@@ -99,6 +99,9 @@ def _print_ready(env: dict[str, str], started: list[str], seconds: float) -> Non
         f"""
 Hearth & Home support assistant is ready ({seconds:.0f}s).
 
+  Web chat in the browser:  {base}/webhooks/chat/
+    as demo customer Alice:  {base}/webhooks/chat/?customer=cust-0001
+
   Chat over REST (cust-0001 is a demo customer; any other sender is an anonymous visitor):
     curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
          -d '{{"sender": "cust-0001", "message": "hi"}}'

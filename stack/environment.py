@@ -129,6 +129,9 @@ def resolve(
         f"http://{values['ACTION_HOST']}:{values['ACTION_PORT']}/webhook"
     )
     values["PSEUDONYM_KEY"] = environ.get("PSEUDONYM_KEY") or _local_pseudonym_key(root)
+    values["HELP_CENTER_URL"] = environ.get("HELP_CENTER_URL") or (
+        f"http://{values['RASA_HOST']}:{values['RASA_PORT']}/webhooks/chat/help"
+    )
     values["STACK_DATA_DIR"] = str(root)
     values["RECOMMENDER_DIR"] = environ.get("RECOMMENDER_DIR") or str(root / "recommender")
     return StackEnvironment(values=values, started=started)

@@ -92,6 +92,7 @@ def journey_tracker(
     intent: str = "greet",
     entities: list[dict[str, Any]] | None = None,
     sender_id: str = "conv-journey",
+    channel: str = "rest",
     **slots: Any,
 ) -> Tracker:
     """The mid-conversation fixture, with the latest message and slots a test needs."""
@@ -105,7 +106,13 @@ def journey_tracker(
     }
     data["latest_message"] = message
     data["events"].append(
-        {"event": "user", "timestamp": 1732377610.0, "text": text, "parse_data": message}
+        {
+            "event": "user",
+            "timestamp": 1732377610.0,
+            "text": text,
+            "parse_data": message,
+            "input_channel": channel,
+        }
     )
     return Tracker.from_dict(data)
 

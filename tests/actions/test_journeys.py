@@ -241,6 +241,20 @@ def test_recommendations_are_shown_with_buttons_and_clicks_recorded(
     ]
 
 
+def test_the_web_chat_gets_cards_with_name_price_and_why(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    tracker = journey_tracker("gift ideas?", "ask_recommendation", channel="socketio")
+    shown = run_action(ActionRecommendProducts(), tracker, domain)
+    [message] = shown.messages
+    assert message["response"] == "utter_recommendations" and not message.get("buttons")
+    cards = message["custom"]["data"]["cards"]
+    assert [c["id"] for c in cards] == slot_events(shown)["shown_products"]
+    for card in cards:
+        assert card["name"] and card["price"].startswith("£") and card["why"]
+        assert card["payload"] == f'/choose_product{{"product":"{card["id"]}"}}'
+
+
 def test_a_new_customer_is_asked_first_and_the_answers_are_used_at_once(
     store_with_demo_shop: Database, domain: dict[str, Any]
 ) -> None:

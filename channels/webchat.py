@@ -1,0 +1,136 @@
+"""The web chat page and the help-article pages its links open, served by the Rasa server.
+
+Served from the same origin as Rasa's ``socketio`` channel, so the page needs no CORS and
+no address of its own: ``/webhooks/chat/`` is the page, ``/socket.io`` the conversation. The
+page's files are in ``webchat/``; the socket.io client comes from the npm registry at set-up
+(``webchat/node_modules``), never from a CDN.
+
+Every response carries a Content-Security-Policy that allows only this origin's scripts and
+styles: even if text were ever inserted as HTML by mistake, no script in a message could run.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import mimetypes
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import markdown
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from personalization.help_center import CONTENT_DIR, ArticleFormatError, parse_article
+
+log = logging.getLogger(__name__)
+
+WEBCHAT_DIR = Path(__file__).resolve().parent.parent / "webchat"
+PAGE_FILES = {"chat.js", "chat.css", "favicon.svg"}
+SOCKET_IO_CLIENT = WEBCHAT_DIR / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+ARTICLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Hearth &amp; Home help</title>
+<link rel="stylesheet" href="../static/chat.css"></head>
+<body class="article-page"><main class="article">
+<p class="article-crumb">Hearth &amp; Home · Help centre</p>
+<h1>{title}</h1>
+{body}
+</main></body></html>
+"""
+
+
+def _file(path: Path, cache_s: int = 300) -> HTTPResponse:
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if content_type.startswith("text/") or content_type.endswith("javascript"):
+        content_type += "; charset=utf-8"
+    return response.raw(
+        path.read_bytes(),
+        content_type=content_type,
+        headers={**SECURITY_HEADERS, "Cache-Control": f"public, max-age={cache_s}"},
+    )
+
+
+def _not_found(what: str) -> HTTPResponse:
+    return response.text(f"{what} not found", status=HTTPStatus.NOT_FOUND, headers=SECURITY_HEADERS)
+
+
+def render_article(article_id: str, directory: Path = CONTENT_DIR) -> str | None:
+    """The article as an HTML page, or None if there is no such article.
+
+    The id is checked against the files that exist, so no path from a URL reaches the disk.
+    """
+    known = {p.stem: p for p in directory.glob("*.md")}
+    path = known.get(article_id)
+    if path is None:
+        return None
+    try:
+        article = parse_article(path)
+    except ArticleFormatError as exc:
+        log.warning("help article %s cannot be shown: %s", article_id, exc)
+        return None
+    # Articles are the shop's own files in this repository, written by its editors.
+    body = markdown.markdown(article.body, output_format="html")
+    return ARTICLE_PAGE.format(title=html.escape(article.title), body=body)
+
+
+class WebChatPage(InputChannel):
+    """Not a conversation channel of its own: the page talks to Rasa over ``socketio``."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "chat"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        if not SOCKET_IO_CLIENT.is_file():
+            log.warning(
+                "the web chat's socket.io client is missing (%s); run `make setup`",
+                SOCKET_IO_CLIENT,
+            )
+        return cls()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = Blueprint("webchat_page", __name__)
+
+        @blueprint.route("/", methods=["GET"])
+        async def page(request: Request) -> HTTPResponse:
+            if not request.path.endswith("/"):  # the page's links are relative to the folder
+                query = f"?{request.query_string}" if request.query_string else ""
+                return response.redirect(f"{request.path}/{query}")
+            return _file(WEBCHAT_DIR / "index.html", cache_s=0)
+
+        @blueprint.route("/static/<name:str>", methods=["GET"])
+        async def static(_: Request, name: str) -> HTTPResponse:
+            if name not in PAGE_FILES:
+                return _not_found("file")
+            return _file(WEBCHAT_DIR / name)
+
+        @blueprint.route("/vendor/socket.io.min.js", methods=["GET"])
+        async def socket_io_client(_: Request) -> HTTPResponse:
+            if not SOCKET_IO_CLIENT.is_file():
+                return _not_found("socket.io client (run `make setup`)")
+            return _file(SOCKET_IO_CLIENT, cache_s=86400)
+
+        @blueprint.route("/help/<article_id:str>", methods=["GET"])
+        async def article(_: Request, article_id: str) -> HTTPResponse:
+            page = render_article(article_id)
+            if page is None:
+                return _not_found("article")
+            return response.html(page, headers=SECURITY_HEADERS)
+
+        return blueprint

@@ -1,0 +1,274 @@
+// Hearth & Home web chat: talks to Rasa's socketio channel on the same origin.
+//
+// Every piece of text, the customer's or the bot's, is put on the page with textContent or
+// as a text node, never as HTML. Links are made from http(s) URLs with createElement, so a
+// message can never run script. The server's Content-Security-Policy backs this up.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat");
+  var transcript = document.getElementById("transcript");
+  var form = document.getElementById("composer");
+  var input = document.getElementById("message");
+  var typing = document.getElementById("typing");
+  var statusLine = document.getElementById("status");
+  var newChat = document.getElementById("new-chat");
+
+  var params = new URLSearchParams(window.location.search);
+  var customerId = (root.dataset.customerId || params.get("customer") || "").trim() || null;
+  var storeKey = "hearth-chat:" + (customerId || "visitor");
+  var MAX_ENTRIES = 200;
+  var TYPING_TIMEOUT_MS = 20000;
+  var GREETING_PAYLOAD = "/greet";
+  var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
+
+  var state = load();
+  var typingTimer = null;
+
+  function load() {
+    try {
+      var saved = JSON.parse(window.sessionStorage.getItem(storeKey) || "null");
+      if (saved && Array.isArray(saved.entries)) {
+        return saved;
+      }
+    } catch (error) {
+      // A damaged or unavailable store starts a new conversation.
+    }
+    return { sessionId: null, entries: [] };
+  }
+
+  function save() {
+    state.entries = state.entries.slice(-MAX_ENTRIES);
+    try {
+      window.sessionStorage.setItem(storeKey, JSON.stringify(state));
+    } catch (error) {
+      // Private browsing or a full store: the chat still works, it just won't survive a reload.
+    }
+  }
+
+  function setStatus(text, kind) {
+    statusLine.textContent = text;
+    statusLine.dataset.kind = kind;
+  }
+
+  // Text with its http(s) links made clickable, built from text nodes and <a> elements only.
+  function appendText(parent, text) {
+    var value = String(text);
+    var last = 0;
+    value.replace(URL_PATTERN, function (match, offset) {
+      var url = match.replace(/[.,;:!?)\]]+$/, "");
+      parent.appendChild(document.createTextNode(value.slice(last, offset)));
+      var link = document.createElement("a");
+      link.href = url;
+      link.textContent = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      parent.appendChild(link);
+      last = offset + url.length;
+      return match;
+    });
+    parent.appendChild(document.createTextNode(value.slice(last)));
+  }
+
+  function thumbLabel(title) {
+    if (title.indexOf("👍") === 0) return "thumbs-up";
+    if (title.indexOf("👎") === 0) return "thumbs-down";
+    return null;
+  }
+
+  function renderReplies(entry, live) {
+    var group = document.createElement("div");
+    group.className = "replies";
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Suggested replies");
+    entry.replies.forEach(function (reply) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "reply";
+      var thumb = thumbLabel(reply.title);
+      if (thumb) {
+        button.classList.add("thumb", thumb);
+        button.setAttribute(
+          "aria-label", thumb === "thumbs-up" ? "Yes, this helped" : "No, this did not help");
+      }
+      button.textContent = reply.title;
+      button.disabled = !live;
+      button.addEventListener("click", function () {
+        send(reply.title, reply.payload);
+      });
+      group.appendChild(button);
+    });
+    return group;
+  }
+
+  function renderCards(entry, live) {
+    var list = document.createElement("ul");
+    list.className = "cards";
+    list.setAttribute("aria-label", "Recommended products");
+    entry.cards.forEach(function (card) {
+      var item = document.createElement("li");
+      item.className = "card";
+      var name = document.createElement("h3");
+      name.textContent = card.name;
+      var price = document.createElement("p");
+      price.className = "price";
+      price.textContent = card.price;
+      item.appendChild(name);
+      item.appendChild(price);
+      if (card.why) {
+        var why = document.createElement("p");
+        why.className = "why";
+        var label = document.createElement("span");
+        label.className = "why-label";
+        label.textContent = "Why this: ";
+        why.appendChild(label);
+        why.appendChild(document.createTextNode(card.why));
+        item.appendChild(why);
+      }
+      var more = document.createElement("button");
+      more.type = "button";
+      more.className = "reply card-action";
+      more.textContent = "Tell me more";
+      more.setAttribute("aria-label", "Tell me more about " + card.name);
+      more.disabled = !live;
+      more.addEventListener("click", function () {
+        send("Tell me more about " + card.name, card.payload);
+      });
+      item.appendChild(more);
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  function render(entry) {
+    var live = !entry.answered;
+    var row = document.createElement("li");
+    row.className = "message from-" + entry.from;
+    if (entry.text) {
+      var bubble = document.createElement("div");
+      bubble.className = "bubble";
+      appendText(bubble, entry.text);
+      row.appendChild(bubble);
+    }
+    if (entry.replies && entry.replies.length) {
+      row.appendChild(renderReplies(entry, live));
+    }
+    if (entry.cards && entry.cards.length) {
+      row.appendChild(renderCards(entry, true)); // any product can be asked about later
+    }
+    return row;
+  }
+
+  function redraw() {
+    transcript.textContent = "";
+    state.entries.forEach(function (entry) {
+      transcript.appendChild(render(entry));
+    });
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  function add(entry) {
+    if (entry.from === "user") {
+      state.entries.forEach(function (earlier) {
+        earlier.answered = true; // answered buttons stay visible but cannot be clicked again
+      });
+    }
+    state.entries.push(entry);
+    save();
+    redraw();
+  }
+
+  function showTyping(on) {
+    typing.hidden = !on;
+    window.clearTimeout(typingTimer);
+    if (on) {
+      typingTimer = window.setTimeout(function () {
+        typing.hidden = true;
+      }, TYPING_TIMEOUT_MS);
+    }
+  }
+
+  var socket = window.io({ path: "/socket.io", transports: ["websocket", "polling"] });
+
+  function emitMessage(payload) {
+    socket.emit("user_uttered", {
+      message: payload,
+      session_id: state.sessionId,
+      metadata: customerId ? { customer_id: customerId } : {},
+    });
+    showTyping(true);
+  }
+
+  function send(shown, payload) {
+    var text = String(shown || "").trim();
+    if (!text || !state.sessionId) return;
+    add({ from: "user", text: text });
+    emitMessage(payload || text);
+    input.focus();
+  }
+
+  socket.on("connect", function () {
+    setStatus("Online", "online");
+    socket.emit("session_request", { session_id: state.sessionId });
+  });
+
+  socket.on("session_confirm", function (sessionId) {
+    var id = typeof sessionId === "string" ? sessionId : sessionId && sessionId.session_id;
+    if (id !== state.sessionId) {
+      state = { sessionId: id, entries: [] };
+      save();
+      redraw();
+    }
+    if (!state.entries.length && !state.greeted) {
+      state.greeted = true;
+      save();
+      emitMessage(GREETING_PAYLOAD);
+    }
+  });
+
+  socket.on("bot_uttered", function (message) {
+    showTyping(false);
+    if (!message || typeof message !== "object") return;
+    if (Array.isArray(message.cards)) {
+      add({ from: "bot", cards: message.cards.map(function (card) {
+        return {
+          name: String(card.name || ""),
+          price: String(card.price || ""),
+          why: String(card.why || ""),
+          payload: String(card.payload || ""),
+        };
+      }) });
+      return;
+    }
+    var replies = (message.quick_replies || message.buttons || []).map(function (reply) {
+      return { title: String(reply.title || ""), payload: String(reply.payload || "") };
+    });
+    if (message.text || replies.length) {
+      add({ from: "bot", text: message.text ? String(message.text) : "", replies: replies });
+    }
+  });
+
+  socket.on("disconnect", function () {
+    setStatus("Reconnecting…", "offline");
+  });
+
+  socket.on("connect_error", function () {
+    setStatus("Can't reach the assistant. Retrying…", "offline");
+  });
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    send(input.value);
+    input.value = "";
+  });
+
+  newChat.addEventListener("click", function () {
+    window.sessionStorage.removeItem(storeKey);
+    state = { sessionId: null, entries: [] };
+    redraw();
+    socket.emit("session_request", { session_id: null });
+    input.focus();
+  });
+
+  redraw();
+})();
