@@ -13,17 +13,8 @@ from actions import personalization_client
 from actions.conversation import personal_customer
 from actions.feedback import THUMBS, store_feedback
 from actions.handoff import offer_human
-from personalization.help_center import HelpArticleRepository, article_url
+from personalization.help_center import HelpArticleRepository, article_url, excerpt
 from personalization.recommender.articles import record_article_feedback
-
-EXCERPT_CHARS = 320
-
-
-def excerpt(body: str) -> str:
-    text = " ".join(body.split())
-    if len(text) <= EXCERPT_CHARS:
-        return text
-    return text[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
 
 
 class ActionSuggestArticles(Action):

@@ -1,24 +1,54 @@
-"""Slack, optional: Rasa's Slack channel refuses to start without a signing secret.
+"""Slack: Rasa's Slack channel, configured from the environment, knowing who is writing.
 
-A fresh checkout has no Slack app, so when the token or signing secret is empty the channel
-is replaced by one that keeps the `/webhooks/slack/webhook` route and answers 503 with the
-reason, instead of stopping the whole server.
+- **Optional.** A fresh checkout has no Slack app, and Rasa's channel refuses to start without
+  a signing secret. When the token or secret is empty, the channel is replaced by one that
+  keeps the `/webhooks/slack/webhook` route and answers 503 with the reason.
+- **Signed requests only.** Rasa checks `X-Slack-Signature` against the signing secret and
+  answers 400 to anything else, before the body is read as an event.
+- **Replaceable API address.** Outgoing Web API calls go to `slack_api_url` (SLACK_API_URL,
+  default https://slack.com/api/), with a timeout, so tests and proxies can stand in.
+- **Customers, not just Slack users.** With the `users:read.email` scope, the email on the
+  writer's Slack account is looked up among the shop's customers. A match puts
+  `customer_id` in the message metadata, and the bot greets them as that customer. Slack
+  has verified the address. Without the scope, or with no match, the person is an anonymous
+  visitor. The email is used only for the lookup and is never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.slack import SlackInput
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.slack import SlackBot, SlackInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from personalization.settings import DatabaseSettings
+from personalization.store import Database
+from personalization.store.customers import CustomerRepository
 
 log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+API_TIMEOUT_S = 5
+LOOKUP_TIMEOUT_S = 2.0  # Slack wants an answer to the event within 3 s
+IDENTITY_TTL_S = 600.0
+
+
+async def unconfigured_webhook(_: Request | None) -> HTTPResponse:
+    return response.json(
+        {"error": "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"},
+        status=HTTPStatus.SERVICE_UNAVAILABLE,
+    )
 
 
 class UnconfiguredSlack(InputChannel):
@@ -28,18 +58,80 @@ class UnconfiguredSlack(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("slack_unconfigured", __name__)
-
-        @blueprint.route("/webhook", methods=["GET", "POST"])
-        async def webhook(_: Request) -> HTTPResponse:
-            return response.json(
-                {"error": "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"},
-                status=HTTPStatus.SERVICE_UNAVAILABLE,
-            )
-
+        blueprint.add_route(unconfigured_webhook, "/webhook", methods=["GET", "POST"])
         return blueprint
 
 
+class ShopSlackBot(SlackBot):
+    """Rasa's Slack output, posting to a configurable API address with a timeout."""
+
+    def __init__(
+        self,
+        token: str,
+        slack_channel: str | None,
+        thread_id: str | None,
+        proxy: str | None,
+        api_url: str,
+    ) -> None:
+        super().__init__(token, slack_channel, thread_id, proxy)
+        self.client = AsyncWebClient(token, base_url=api_url, timeout=API_TIMEOUT_S, proxy=proxy)
+
+
+class SlackIdentities:
+    """Slack user id → customer id, via the account's email; remembered for a while."""
+
+    def __init__(self, client: AsyncWebClient, ttl_s: float = IDENTITY_TTL_S) -> None:
+        self._client = client
+        self._ttl_s = ttl_s
+        self._known: dict[str, tuple[float, str | None]] = {}
+        self._db: Database | None = None
+
+    async def customer_for(self, slack_user: str) -> str | None:
+        remembered = self._known.get(slack_user)
+        if remembered is not None and time.monotonic() - remembered[0] < self._ttl_s:
+            return remembered[1]
+        try:
+            customer_id = await asyncio.wait_for(self._match(slack_user), LOOKUP_TIMEOUT_S)
+        except Exception as exc:  # Slack or the store down: an anonymous visitor, not an error
+            log.warning("Slack user %s not matched to a customer: %s", slack_user, exc)
+            return None
+        self._known[slack_user] = (time.monotonic(), customer_id)
+        return customer_id
+
+    async def _match(self, slack_user: str) -> str | None:
+        email = await self._email(slack_user)
+        return await asyncio.to_thread(self._lookup, email) if email else None
+
+    async def _email(self, slack_user: str) -> str | None:
+        try:
+            answer = await self._client.users_info(user=slack_user)
+        except SlackApiError as exc:  # e.g. missing_scope: the workspace does not share emails
+            log.info("Slack users.info for %s: %s", slack_user, exc.response.get("error"))
+            return None
+        email = (answer.get("user") or {}).get("profile", {}).get("email")
+        return email if isinstance(email, str) and "@" in email else None
+
+    def _lookup(self, email: str) -> str | None:
+        if self._db is None:
+            self._db = Database(DatabaseSettings.from_env())
+        customer = CustomerRepository(self._db).find_by_email(email)
+        return customer.id if customer else None
+
+
+def slack_user_of(request: Request) -> str | None:
+    """The Slack user who wrote or clicked, from an event or an interactive payload."""
+    if request.headers.get("content-type") == "application/json":
+        user = ((request.json or {}).get("event") or {}).get("user")
+    else:
+        payload = json.loads(request.form.get("payload") or "{}")
+        user = (payload.get("user") or {}).get("id")
+    return user if isinstance(user, str) and user else None
+
+
 class SlackChannel(SlackInput):
+    api_url: str = DEFAULT_API_URL
+    identities: SlackIdentities | None = None
+
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         credentials = credentials or {}
@@ -49,4 +141,37 @@ class SlackChannel(SlackInput):
                 "empty); its webhook will answer 503"
             )
             return UnconfiguredSlack()
-        return super().from_credentials(credentials)
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, SlackChannel)
+        channel.api_url = credentials.get("slack_api_url") or DEFAULT_API_URL
+        channel.identities = SlackIdentities(
+            AsyncWebClient(
+                channel.slack_token,
+                base_url=channel.api_url,
+                timeout=API_TIMEOUT_S,
+                proxy=channel.proxy,
+            )
+        )
+        return channel
+
+    def get_output_channel(
+        self, channel: str | None = None, thread_id: str | None = None
+    ) -> OutputChannel:
+        return ShopSlackBot(
+            self.slack_token, channel or self.slack_channel, thread_id, self.proxy, self.api_url
+        )
+
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender_id: str | None,
+        metadata: dict | None,
+    ) -> Any:
+        slack_user = slack_user_of(request)
+        if slack_user and self.identities is not None and metadata is not None:
+            customer_id = await self.identities.customer_for(slack_user)
+            if customer_id:
+                metadata = {**metadata, "customer_id": customer_id}
+        return await super().process_message(request, on_new_message, text, sender_id, metadata)

@@ -16,6 +16,10 @@ from personalization.store import Database
 
 CONTENT_DIR = Path(__file__).parent / "content" / "help"
 _ID = re.compile(r"^[a-z0-9-]{1,80}$")
+EXCERPT_CHARS = 320
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 
 
 class ArticleFormatError(ValueError):
@@ -32,6 +36,17 @@ class HelpArticle:
     @property
     def text(self) -> str:
         return f"{self.title}\n{' '.join(self.tags)}\n{self.body}"
+
+
+def excerpt(body: str, chars: int = EXCERPT_CHARS) -> str:
+    """The start of an article as plain text for a chat bubble: no Markdown marks, list
+    items joined with bullets, cut at a word."""
+    text = _LINK.sub(r"\1", _EMPHASIS.sub("", body))
+    text = _BULLET.sub("• ", text)
+    text = " ".join(text.split())
+    if len(text) <= chars:
+        return text
+    return text[:chars].rsplit(" ", 1)[0] + "…"
 
 
 def article_url(article_id: str, base: str | None = None) -> str | None:

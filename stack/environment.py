@@ -36,6 +36,7 @@ DEFAULTS: dict[str, str] = {
     "SLACK_BOT_TOKEN": "",
     "SLACK_SIGNING_SECRET": "",
     "SLACK_CHANNEL": "",
+    "SLACK_API_URL": "https://slack.com/api/",
 }
 
 

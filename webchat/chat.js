@@ -70,6 +70,24 @@
     parent.appendChild(document.createTextNode(value.slice(last)));
   }
 
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var THUMB_PATH =
+    "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06" +
+    "L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22" +
+    "l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+  // A thumb drawn as an icon, so it looks the same whatever emoji font the device has.
+  function thumbIcon(direction) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "thumb-icon " + direction);
+    var path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", THUMB_PATH);
+    svg.appendChild(path);
+    return svg;
+  }
+
   function thumbLabel(title) {
     if (title.indexOf("👍") === 0) return "thumbs-up";
     if (title.indexOf("👎") === 0) return "thumbs-down";
@@ -91,7 +109,14 @@
         button.setAttribute(
           "aria-label", thumb === "thumbs-up" ? "Yes, this helped" : "No, this did not help");
       }
-      button.textContent = reply.title;
+      if (thumb) {
+        button.appendChild(thumbIcon(thumb));
+        var label = document.createElement("span");
+        label.textContent = reply.title.replace(/^(👍|👎)\s*/, "");
+        button.appendChild(label);
+      } else {
+        button.textContent = reply.title;
+      }
       button.disabled = !live;
       button.addEventListener("click", function () {
         send(reply.title, reply.payload);

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+import json
+
 from rasa.core.channels.slack import SlackInput
 
-from channels.slack import SlackChannel, UnconfiguredSlack
+from channels.slack import SlackChannel, UnconfiguredSlack, unconfigured_webhook
 
 
 def test_empty_secrets_give_a_placeholder_channel_on_slacks_route() -> None:
@@ -11,7 +14,12 @@ def test_empty_secrets_give_a_placeholder_channel_on_slacks_route() -> None:
     )
     assert isinstance(channel, UnconfiguredSlack)
     assert channel.name() == "slack", "keeps the /webhooks/slack/webhook route"
-    # Its 503 answer is checked through the running server in tests/e2e.
+
+
+def test_the_placeholder_answers_503_with_what_to_set() -> None:
+    answer = asyncio.run(unconfigured_webhook(None))
+    assert answer.status == 503
+    assert "SLACK_SIGNING_SECRET" in json.loads(answer.body)["error"]
 
 
 def test_a_token_without_a_signing_secret_is_not_enough() -> None:

@@ -8,146 +8,19 @@ land in exactly those servers, and stopping the stack must leave them running.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg2
 import pytest
 import redis
 import requests
-import yaml
 
-from stack.services import free_tcp_port
-from stack.training import TrainingPlan
-from tests.conftest import PROJECT_ROOT, Servers, create_database
+from tests.conftest import Servers
+from tests.e2e.stack import RECORD_EXP_S, RunningStack, any_welcome_back, query, variants
 
 pytestmark = pytest.mark.e2e
-
-READY_TIMEOUT_S = 300
-RECORD_EXP_S = 3600
-
-
-def variants(response: str, **values: str) -> set[str]:
-    """The text variants of a domain response that `values` can fill, filled in.
-
-    A variant whose placeholders are not all given (e.g. a conditional one for known
-    customers, asked about for an anonymous visitor) is left out.
-    """
-    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
-    filled = set()
-    for variant in domain["responses"][response]:
-        try:
-            filled.add(variant["text"].format(**values))
-        except KeyError:
-            continue
-    return filled
-
-
-@dataclass
-class RunningStack:
-    process: subprocess.Popen
-    base_url: str
-    action_url: str
-    database_url: str
-    redis_url: str
-    key_prefix: str
-    log: Path
-
-    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
-        body: dict = {"sender": sender, "message": text}
-        if metadata is not None:
-            body["metadata"] = metadata
-        reply = requests.post(f"{self.base_url}/webhooks/rest/webhook", json=body, timeout=30)
-        reply.raise_for_status()
-        return reply.json()
-
-    def texts(self, sender: str, text: str, metadata: dict | None = None) -> list[str]:
-        return [m.get("text", "") for m in self.say(sender, text, metadata)]
-
-
-def _wait_for_status(stack: RunningStack) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if stack.process.poll() is not None:
-            pytest.fail(f"the stack exited early:\n{stack.log.read_text()[-4000:]}")
-        try:
-            if requests.get(f"{stack.base_url}/status", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    pytest.fail(
-        f"the stack was not ready after {READY_TIMEOUT_S}s:\n{stack.log.read_text()[-4000:]}"
-    )
-
-
-@pytest.fixture(scope="module")
-def stack(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    TrainingPlan(PROJECT_ROOT).train()  # a no-op when `make test` has just trained
-    data_dir = tmp_path_factory.mktemp("stack")
-    rasa_port, action_port = free_tcp_port(), free_tcp_port()
-    key_prefix = f"e2e{uuid.uuid4().hex[:8]}"
-    database_url = create_database(servers, "e2e")
-    redis_url = servers.redis_url.rsplit("/", 1)[0] + "/1"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "STACK_DATA_DIR": str(data_dir),
-        "RASA_PORT": str(rasa_port),
-        "ACTION_PORT": str(action_port),
-        "TRACKER_KEY_PREFIX": key_prefix,
-        "LOCK_KEY_PREFIX": key_prefix,
-        "TRACKER_RECORD_EXP": str(RECORD_EXP_S),
-        "SLACK_BOT_TOKEN": "",
-        "SLACK_SIGNING_SECRET": "",
-    }
-    log = data_dir / "stack.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "stack", "run", "--no-train"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    running = RunningStack(
-        process=process,
-        base_url=f"http://127.0.0.1:{rasa_port}",
-        action_url=f"http://127.0.0.1:{action_port}",
-        database_url=database_url,
-        redis_url=redis_url,
-        key_prefix=key_prefix,
-        log=log,
-    )
-    try:
-        _wait_for_status(running)
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def any_welcome_back(name: str) -> set[str]:
-    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
-    return set().union(
-        *(
-            variants(r, customer_name=name)
-            for r in domain["responses"]
-            if r.startswith("utter_welcome_back_")
-        )
-    )
 
 
 def test_known_customer_is_greeted_by_name_and_told_about_her_parcel(stack: RunningStack) -> None:
@@ -248,16 +121,6 @@ def test_two_stage_fallback_gives_up_politely(stack: RunningStack) -> None:
     assert handoff.startswith("I've passed this to our support team")
     [after] = stack.texts(sender, "are you a bot?")
     assert after in variants("utter_iamabot"), "the conversation goes on normally afterwards"
-
-
-def query(stack: RunningStack, sql: str, *params: object) -> list[tuple]:
-    conn = psycopg2.connect(stack.database_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def test_two_customers_get_different_fitting_replies_to_the_same_message(
@@ -411,14 +274,6 @@ def test_delete_my_data_leaves_nothing_in_postgres_or_redis(stack: RunningStack)
     ]
 
 
-def test_slack_webhook_answers_503_while_slack_is_not_configured(stack: RunningStack) -> None:
-    reply = requests.post(
-        f"{stack.base_url}/webhooks/slack/webhook", json={"type": "event_callback"}, timeout=10
-    )
-    assert reply.status_code == 503
-    assert "SLACK_SIGNING_SECRET" in reply.json()["error"]
-
-
 def test_a_postgres_outage_degrades_replies_and_loses_no_events(
     stack: RunningStack, servers: Servers
 ) -> None:
@@ -462,6 +317,7 @@ def test_a_postgres_outage_degrades_replies_and_loses_no_events(
         assert "Traceback" not in (stack.log.parent / "logs" / server_log).read_text()
 
 
+@pytest.mark.stops_stack
 def test_ctrl_c_stops_the_bot_but_leaves_servers_it_did_not_start(
     stack: RunningStack, servers: Servers
 ) -> None:

@@ -1,0 +1,89 @@
+"""One running stack for all end-to-end tests: real Rasa and action servers, PostgreSQL and
+Redis, Slack configured against a local recording API. Starting it takes about a minute, so
+it is shared; the test that stops it (marked ``stops_stack``) runs last."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from stack.services import free_tcp_port
+from stack.training import TrainingPlan
+from tests.conftest import PROJECT_ROOT, Servers, create_database
+from tests.e2e.slack_api import RecordingSlackApi
+from tests.e2e.stack import RECORD_EXP_S, RunningStack, _wait_for_status
+
+SLACK_SIGNING_SECRET = "e2e-signing-secret"
+SLACK_BOT_TOKEN = "xoxb-e2e-token"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("stops_stack") is not None)
+
+
+@pytest.fixture(scope="session")
+def slack_api() -> Iterator[RecordingSlackApi]:
+    api = RecordingSlackApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    servers: Servers, slack_api: RecordingSlackApi, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    TrainingPlan(PROJECT_ROOT).train()  # a no-op when `make test` has just trained
+    data_dir = tmp_path_factory.mktemp("stack")
+    rasa_port, action_port = free_tcp_port(), free_tcp_port()
+    key_prefix = f"e2e{uuid.uuid4().hex[:8]}"
+    database_url = create_database(servers, "e2e")
+    redis_url = servers.redis_url.rsplit("/", 1)[0] + "/1"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STACK_DATA_DIR": str(data_dir),
+        "RASA_PORT": str(rasa_port),
+        "ACTION_PORT": str(action_port),
+        "TRACKER_KEY_PREFIX": key_prefix,
+        "LOCK_KEY_PREFIX": key_prefix,
+        "TRACKER_RECORD_EXP": str(RECORD_EXP_S),
+        "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+        "SLACK_CHANNEL": "",
+        "SLACK_API_URL": slack_api.url,
+    }
+    log = data_dir / "stack.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stack", "run", "--no-train"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    running = RunningStack(
+        process=process,
+        base_url=f"http://127.0.0.1:{rasa_port}",
+        action_url=f"http://127.0.0.1:{action_port}",
+        database_url=database_url,
+        redis_url=redis_url,
+        key_prefix=key_prefix,
+        log=log,
+    )
+    try:
+        _wait_for_status(running)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,252 @@
+"""The web chat page in headless Chromium against the running stack, as a customer uses it.
+
+Screenshots of each step go to results/screenshots/ (not in git). If Chromium cannot start,
+the tests fail with the reason; they are never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import socketio
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from personalization.settings import DatabaseSettings
+from personalization.store import Database
+from personalization.store.customers import Customer, CustomerRepository
+from tests.conftest import PROJECT_ROOT
+from tests.e2e.stack import RunningStack, any_welcome_back, query, variants
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"
+PHONE = {"width": 390, "height": 780}
+REPLY_TIMEOUT_MS = 30_000
+MARKUP = '<img src="x" onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>'
+MARKUP_NAME = "<img/src=x/onerror=window.__xss=3>"  # one word: the bot greets by first name
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        try:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except Exception as exc:
+            pytest.fail(
+                f"Chromium could not start from {CHROMIUM}: {exc}\n"
+                "Install Debian's chromium (scripts/ensure_chromium.sh) or set CHROMIUM_PATH."
+            )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=PHONE)
+    opened = context.new_page()
+    opened.set_default_timeout(REPLY_TIMEOUT_MS)
+    yield opened
+    context.close()
+
+
+def shot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def bot_texts(page: Page) -> list[str]:
+    return page.locator(".from-bot .bubble").all_inner_texts()
+
+
+def wait_for_bot_messages(page: Page, count: int) -> None:
+    expect(page.locator(".from-bot .bubble")).to_have_count(count, timeout=REPLY_TIMEOUT_MS)
+
+
+def wait_for_more_than(page: Page, count: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('.from-bot .bubble').length > n", arg=count
+    )
+
+
+def last_bot_text_in(page: Page, response: str) -> None:
+    pattern = "|".join(re.escape(t) for t in variants(response))
+    expect(page.locator(".from-bot .bubble").last).to_have_text(re.compile(f"^({pattern})$"))
+
+
+def open_chat(page: Page, stack: RunningStack, customer_id: str | None = None) -> None:
+    query_string = f"?customer={customer_id}" if customer_id else ""
+    page.goto(f"{stack.base_url}/webhooks/chat/{query_string}")
+    expect(page.locator("#status")).to_have_text("Online")
+    expect(page.locator(".from-bot .bubble").first).to_be_visible()
+
+
+def say(page: Page, text: str) -> None:
+    page.fill("#message", text)
+    page.keyboard.press("Enter")
+
+
+def session_id(page: Page) -> str:
+    stored = page.evaluate(
+        "() => JSON.parse(sessionStorage.getItem('hearth-chat:' + "
+        "(new URLSearchParams(location.search).get('customer') || 'visitor')))"
+    )
+    return stored["sessionId"]
+
+
+def test_a_known_customer_chats_sees_cards_clicks_gives_feedback_and_reloads(
+    page: Page, stack: RunningStack
+) -> None:
+    open_chat(page, stack, "cust-0001")
+    wait_for_bot_messages(page, 3)
+    greeting = bot_texts(page)
+    assert greeting[0] in any_welcome_back("Alice")
+    assert "DEMO-0001-" in greeting[1]
+    shot(page, "01-personal-greeting")
+
+    page.evaluate(
+        """() => { window.__typingShown = false;
+        new MutationObserver(() => { if (!document.getElementById('typing').hidden)
+            window.__typingShown = true; })
+          .observe(document.getElementById('typing'), {attributes: true}); }"""
+    )
+    say(page, "any gift ideas?")
+    cards = page.locator(".card")
+    expect(cards).to_have_count(4)
+    assert page.evaluate("window.__typingShown"), "the typing indicator showed while waiting"
+    first = cards.first
+    name = first.locator("h3").inner_text()
+    assert re.fullmatch(r"£\d+\.\d\d", first.locator(".price").inner_text())
+    assert first.locator(".why").inner_text().startswith("Why this: ")
+    whys = cards.locator(".why").all_inner_texts()
+    assert any("Because you bought" in why for why in whys), whys
+    shot(page, "02-recommendation-cards")
+
+    first.get_by_role("button", name=f"Tell me more about {name}").click()
+    expect(page.locator(".from-user .bubble").last).to_have_text(f"Tell me more about {name}")
+    expect(page.locator(".from-bot .bubble").last).to_contain_text(name)
+    conversation = session_id(page)
+    clicked = query(
+        stack,
+        "SELECT count(*) FROM interactions WHERE customer_id = 'cust-0001' "
+        "AND kind = 'recommendation_clicked'",
+    )
+    assert clicked[0][0] >= 1
+    shot(page, "03-product-details-after-click")
+
+    say(page, "where is my order?")
+    thumbs_up = page.get_by_role("button", name="Yes, this helped")
+    expect(thumbs_up).to_be_enabled()
+    shot(page, "04-was-this-helpful")
+    thumbs_up.click()
+    last_bot_text_in(page, "utter_ask_csat")
+    expect(thumbs_up).to_be_disabled()
+    page.get_by_role("button", name="5", exact=True).click()
+    last_bot_text_in(page, "utter_csat_thanks")
+    assert query(
+        stack,
+        "SELECT customer_id, kind, value FROM feedback WHERE conversation_id = %s ORDER BY id",
+        conversation,
+    ) == [("cust-0001", "thumbs", 1), ("cust-0001", "csat", 5)]
+    shot(page, "05-thumbs-up-and-csat-recorded")
+
+    before = page.locator(".message").all_inner_texts()
+    page.reload()
+    expect(page.locator("#status")).to_have_text("Online")
+    assert page.locator(".message").all_inner_texts() == before, "the history survives"
+    assert session_id(page) == conversation
+    say(page, "are you a bot?")
+    last_bot_text_in(page, "utter_iamabot")
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    try:
+        tracker = client.get(f"{stack.key_prefix}:tracker:{conversation}")
+    finally:
+        client.close()
+    assert tracker and "any gift ideas?" in tracker and "are you a bot?" in tracker
+    shot(page, "06-after-reload-same-conversation")
+
+
+def test_article_answers_carry_a_working_link(page: Page, stack: RunningStack) -> None:
+    open_chat(page, stack)
+    say(page, "how long does delivery take?")
+    link = page.locator(".from-bot .bubble a").first
+    expect(link).to_be_visible()
+    href = link.get_attribute("href") or ""
+    assert href.startswith(f"{stack.base_url}/webhooks/chat/help/")
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    shot(page, "07-article-with-link")
+    with page.context.expect_page() as opened:
+        link.click()
+    article = opened.value
+    article.wait_for_load_state()
+    expect(article.locator("h1")).to_be_visible()
+    assert article.locator("main.article p").count() >= 1
+
+
+def test_markup_from_the_customer_or_the_bot_is_shown_as_text(
+    page: Page, stack: RunningStack
+) -> None:
+    # A customer whose stored name is markup: the bot greets them with it, as text.
+    customer_id = f"cust-x{uuid.uuid4().hex[:6]}"
+    db = Database(DatabaseSettings(url=stack.database_url))
+    try:
+        CustomerRepository(db).upsert(Customer(customer_id, f"{MARKUP_NAME} Smith", None, "France"))
+    finally:
+        db.close()
+    open_chat(page, stack, customer_id)
+    expect(page.locator(".from-bot .bubble").first).to_contain_text(MARKUP_NAME)
+    answered = len(bot_texts(page))
+    say(page, MARKUP)
+    expect(page.locator(".from-user .bubble").last).to_have_text(MARKUP)
+    wait_for_more_than(page, answered)
+    assert page.locator("#transcript img, #transcript script, #transcript b").count() == 0
+    assert page.evaluate("window.__xss") is None, "no script in a message ran"
+    shot(page, "08-markup-shown-as-text")
+
+
+def test_usable_on_a_phone_with_the_keyboard_alone(page: Page, stack: RunningStack) -> None:
+    open_chat(page, stack, "cust-0001")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "nothing overflows a phone-sized screen"
+    page.keyboard.type("where is my order?")  # the message box has the focus on load
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="No, this did not help")).to_be_enabled()
+    for _ in range(20):  # Shift+Tab from the message box back to the reply buttons
+        page.keyboard.press("Shift+Tab")
+        focused = page.evaluate("document.activeElement.getAttribute('aria-label')")
+        if focused == "Yes, this helped":
+            break
+    else:
+        pytest.fail("Tab never reached the thumbs-up button")
+    page.keyboard.press("Enter")
+    expect(page.locator(".from-user .bubble").last).to_have_text("👍 Yes")
+    shot(page, "09-keyboard-only-on-a-phone")
+
+
+def test_the_server_issues_session_ids_so_none_can_be_chosen(stack: RunningStack) -> None:
+    client = socketio.SimpleClient()
+    client.connect(stack.base_url, transports=["polling"], socketio_path="socket.io")
+    try:
+        client.emit("session_request", {"session_id": "cust-0001"})
+        event, issued = client.receive(timeout=10)
+    finally:
+        client.disconnect()
+    assert event == "session_confirm"
+    assert issued != "cust-0001" and re.fullmatch(r"[0-9a-f]{32}", issued)
