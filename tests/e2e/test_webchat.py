@@ -223,6 +223,7 @@ def test_markup_from_the_customer_or_the_bot_is_shown_as_text(
 
 def test_usable_on_a_phone_with_the_keyboard_alone(page: Page, stack: RunningStack) -> None:
     open_chat(page, stack, "cust-0001")
+    wait_for_bot_messages(page, 3)  # the greeting, before the customer types
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "nothing overflows a phone-sized screen"
     page.keyboard.type("where is my order?")  # the message box has the focus on load
