@@ -14,9 +14,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
 from actions.conversation import latest_entity, typed_answer
+from actions.orders import order_number_or_complain
 from actions.session import choose_style, welcome_response
 from personalization.support.identity import MAX_ATTEMPTS, normalise_identifier, verified_customer
-from personalization.support.orders import normalise_order_number
 
 
 def attempts(tracker: Tracker) -> int:
@@ -68,10 +68,7 @@ class ValidateIdentifyForm(FormValidationAction):
     async def validate_verification_order(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        order_id = normalise_order_number(str(value or ""))
-        if order_id is None:
-            dispatcher.utter_message(response="utter_order_number_invalid")
-        return {"verification_order": order_id}
+        return {"verification_order": order_number_or_complain(value, dispatcher)}
 
 
 class ActionIdentifyCustomer(Action):

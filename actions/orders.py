@@ -50,6 +50,14 @@ async def recent_order_buttons(tracker: Tracker) -> list[dict[str, str]]:
     return [{"title": i, "payload": f'/inform{{"order_number":"{i}"}}'} for i in ids]
 
 
+def order_number_or_complain(value: Any, dispatcher: CollectingDispatcher) -> str | None:
+    """The order number in a form answer, or None after telling the customer its shape."""
+    order_id = normalise_order_number(str(value or ""))
+    if order_id is None:
+        dispatcher.utter_message(response="utter_order_number_invalid")
+    return order_id
+
+
 class OrderNumberValidation:
     """Mixed into the order-status and return forms: a real order number of this customer.
 
@@ -77,9 +85,8 @@ class OrderNumberValidation:
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        order_id = normalise_order_number(str(value or ""))
+        order_id = order_number_or_complain(value, dispatcher)
         if order_id is None:
-            dispatcher.utter_message(response="utter_order_number_invalid")
             return {"order_number": None}
         if known_customer(tracker) is None:
             return {"order_number": order_id}  # the action asks the visitor to identify

@@ -108,6 +108,11 @@ def _standardise(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return (values - mean) / np.where(std > 0, std, 1.0)
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
+
+
 @dataclass
 class HybridModel:
     params: Params
@@ -230,9 +235,7 @@ class HybridModel:
         owned = self.owned[u].indices
         if len(owned) == 0:
             return {}
-        norms = np.linalg.norm(self.item_vectors, axis=1)
-        unit = self.item_vectors / np.where(norms > 0, norms, 1.0)[:, None]
-        similarity = unit[rows] @ unit[owned].T
+        similarity = _unit(self.item_vectors[rows]) @ _unit(self.item_vectors[owned]).T
         best = similarity.argmax(axis=1)
         return {
             self.items[row]: self.items[owned[b]]

@@ -17,7 +17,7 @@ from stack.services import free_tcp_port
 from stack.training import TrainingPlan
 from tests.conftest import PROJECT_ROOT, Servers, create_database
 from tests.e2e.slack_api import RecordingSlackApi
-from tests.e2e.stack import RECORD_EXP_S, RunningStack, _wait_for_status
+from tests.e2e.stack import RECORD_EXP_S, RunningStack, wait_for_status
 
 SLACK_SIGNING_SECRET = "e2e-signing-secret"
 SLACK_BOT_TOKEN = "xoxb-e2e-token"
@@ -78,7 +78,7 @@ def stack(
         log=log,
     )
     try:
-        _wait_for_status(running)
+        wait_for_status(running)
         yield running
     finally:
         if process.poll() is None:

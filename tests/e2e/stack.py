@@ -56,7 +56,7 @@ class RunningStack:
         return [m.get("text", "") for m in self.say(sender, text, metadata)]
 
 
-def _wait_for_status(stack: RunningStack) -> None:
+def wait_for_status(stack: RunningStack) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if stack.process.poll() is not None:
