@@ -20,7 +20,11 @@ from actions.conversation import personal_customer
 from actions.handoff import offer_human
 from personalization.sentiment.mood import Mood
 from personalization.support.conversation_log import record_message_sentiment
-from personalization.support.escalation import NEGATIVE_MOOD, WORSENING_FLOOR
+from personalization.support.escalation import (
+    NEGATIVE_MOOD,
+    WORSENING_FLOOR,
+    offer_again_for_mood,
+)
 
 
 def _number(value: Any, default: float = 0.0) -> float:
@@ -70,9 +74,11 @@ class ActionValidateSlotMappings(ValidationAction):
             "mood_trend": mood.trend,
             "mood_label": mood_label(mood.value),
         }
-        if should_offer_person(tracker, mood):
-            offer = offer_human(dispatcher, "worsening_mood", "utter_offer_human_mood")
+        response = mood_offer_response(tracker, mood)
+        if response:
+            offer = offer_human(dispatcher, "worsening_mood", response)
             slots.update({event["name"]: event["value"] for event in offer})
+            slots["mood_offered_at"] = slots["mood"]
         return slots
 
 
@@ -87,22 +93,30 @@ _ESCALATING_INTENTS = {
 }
 
 
-def should_offer_person(tracker: Tracker, mood: Mood) -> bool:
-    """A mood that has just started falling, outside the journeys that escalate on their own.
+def mood_offer_response(tracker: Tracker, mood: Mood) -> str | None:
+    """Which offer of a person a falling mood calls for, outside the journeys that escalate on
+    their own: the first when the mood starts falling, another when a declined offer was
+    followed by a clear further fall (`mood_offered_at` keeps the mood at the last offer).
 
-    Offered once per session (the `escalation_reason` slot remembers it), never over another
-    open question, and never when the customer is answering a form.
+    Never over another open question or an offer not yet answered, nor inside a form.
     """
     intent = (tracker.latest_message.get("intent") or {}).get("name")
-    return (
-        mood.trend == "worsening"
-        and mood.value < WORSENING_FLOOR
-        and tracker.get_slot("mood_trend") != "worsening"
-        and intent not in _ESCALATING_INTENTS
-        and not tracker.get_slot("pending_question")
-        and not tracker.get_slot("escalation_reason")
-        and not tracker.active_loop.get("name")
-    )
+    if (
+        intent in _ESCALATING_INTENTS
+        or tracker.get_slot("pending_question")
+        or tracker.get_slot("escalation_reason")
+        or tracker.active_loop.get("name")
+    ):
+        return None
+    offered_at = tracker.get_slot("mood_offered_at")
+    if isinstance(offered_at, (int, float)):
+        if offer_again_for_mood(mood.value, mood.trend, float(offered_at)):
+            return "utter_offer_human_mood_again"
+        return None
+    starts_falling = mood.trend == "worsening" and tracker.get_slot("mood_trend") != "worsening"
+    if starts_falling and mood.value < WORSENING_FLOOR:
+        return "utter_offer_human_mood"
+    return None
 
 
 def mood_label(value: float) -> str:

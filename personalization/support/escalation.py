@@ -3,7 +3,9 @@
 - the customer asks for one, or the bot failed to understand them twice in a row: hand off;
 - a VIP customer with a problem: hand off, with high priority;
 - the mood is negative and getting worse: hand off, before the customer has to ask;
-- a problem and a negative mood: offer a person, and let the customer choose.
+- a problem and a negative mood: offer a person, and let the customer choose;
+- outside a problem, a mood that starts falling: offer a person; if the customer declines and
+  the mood keeps falling by another `REOFFER_DROP`, offer again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from dataclasses import dataclass
 
 NEGATIVE_MOOD = -0.3
 WORSENING_FLOOR = -0.2
+# How much further the mood must fall after a declined offer before a person is offered again;
+# mood lives in [-1, 1], so a session sees at most a few offers.
+REOFFER_DROP = 0.3
 
 
 @dataclass(frozen=True)
@@ -45,3 +50,13 @@ def decide(
     if problem and mood < NEGATIVE_MOOD:
         return Escalation("offer", offer_reason)
     return NONE
+
+
+def offer_again_for_mood(mood: float, trend: str | None, offered_at: float | None) -> bool:
+    """A declined mood offer is repeated only when things got clearly worse since."""
+    return (
+        offered_at is not None
+        and trend == "worsening"
+        and mood < NEGATIVE_MOOD
+        and mood <= offered_at - REOFFER_DROP
+    )

@@ -392,7 +392,7 @@ def test_a_visitor_identifies_with_email_and_order_number(
     assert responses(right)[0].startswith("utter_welcome_back_")
 
 
-def test_a_falling_mood_outside_a_problem_journey_brings_one_offer_of_a_person(
+def test_a_falling_mood_outside_a_problem_journey_brings_an_offer_of_a_person(
     domain: dict[str, Any],
 ) -> None:
     from actions.mood import ActionValidateSlotMappings
@@ -407,9 +407,42 @@ def test_a_falling_mood_outside_a_problem_journey_brings_one_offer_of_a_person(
     assert responses(falling) == ["utter_offer_human_mood"]
     slots = slot_events(falling)
     assert slots["mood_trend"] == "worsening" and slots["pending_question"] == "handoff"
+    assert slots["mood_offered_at"] == slots["mood"]
     again = turn("still useless", "bot_challenge", -0.9, **{**calm, **slots})
-    assert responses(again) == [], "offered once"
+    assert responses(again) == [], "not over an offer still open"
     in_a_journey = turn("you charged me twice!", "billing_problem", -0.9, **calm)
     assert responses(in_a_journey) == [], "billing applies the rules itself"
     yes = run_action(ActionAnswerYesNo(), journey_tracker("yes", "affirm", **slots), domain)
     assert responses(yes) == ["utter_handoff_done"]
+
+
+def test_a_declined_mood_offer_is_repeated_only_after_a_clear_further_fall(
+    domain: dict[str, Any],
+) -> None:
+    from actions.mood import ActionValidateSlotMappings
+
+    def turn(score: float, **slots: Any) -> tuple[list[str], dict[str, Any]]:
+        tracker = journey_tracker("this is hopeless", "bot_challenge", **slots)
+        tracker.latest_message["sentiment"] = {"score": score, "label": "negative"}
+        events = run_action(ActionValidateSlotMappings(), tracker, domain)
+        return responses(events), {**slots, **slot_events(events)}
+
+    calm = dict(mood=0.4, mood_slow=0.4, mood_messages=3.0, mood_trend="steady")
+    said, slots = turn(-0.9, **calm)
+    assert said == ["utter_offer_human_mood"]
+    no = run_action(ActionAnswerYesNo(), journey_tracker("no", "deny", **slots), domain)
+    assert responses(no) == ["utter_handoff_declined"]
+    slots.update(slot_events(no))
+    assert slots["pending_question"] is None and slots["escalation_reason"] is None
+    offered_at = slots["mood_offered_at"]
+
+    said, slots = turn(-0.2, **slots)
+    assert said == [], "a milder message after the no: no new offer"
+    for _ in range(10):
+        if slots["mood"] <= offered_at - 0.3:
+            break
+        assert said == [], f"offered again at {slots['mood']} (first offer at {offered_at})"
+        said, slots = turn(-1.0, **slots)
+    assert said == ["utter_offer_human_mood_again"]
+    assert slots["mood_offered_at"] == slots["mood"] <= offered_at - 0.3
+    assert slots["escalation_reason"] == "worsening_mood"

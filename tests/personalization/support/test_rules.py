@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from personalization.support.apology import late_order_gesture
-from personalization.support.escalation import decide
+from personalization.support.escalation import decide, offer_again_for_mood
 from personalization.support.identity import normalise_identifier
 from personalization.support.orders import normalise_order_number
 from personalization.support.preferences import interest_category, parse_budget
@@ -103,3 +103,11 @@ def test_an_offer_names_the_journeys_problem() -> None:
     upset = dict(problem=True, tier="regular", mood=-0.5, trend="steady")
     assert decide(**upset, offer_reason="late_order").reason == "late_order"
     assert decide(**upset, offer_reason="complaint").action == "offer"
+
+
+def test_a_declined_mood_offer_is_repeated_only_after_a_further_fall() -> None:
+    assert not offer_again_for_mood(-0.9, "worsening", None), "no earlier offer"
+    assert not offer_again_for_mood(-0.5, "worsening", -0.3), "fell by less than REOFFER_DROP"
+    assert offer_again_for_mood(-0.6, "worsening", -0.3)
+    assert not offer_again_for_mood(-0.6, "improving", -0.3), "already recovering"
+    assert not offer_again_for_mood(-0.25, "worsening", 0.1), "not negative enough"
