@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from personalization.store import Database
 
@@ -93,6 +93,19 @@ class OrderRepository:
             float(row["total"]),
             lines,
         )
+
+    def placed_between(
+        self, customer_id: str, start: date, end: date, limit: int = 5
+    ) -> list[tuple[str, date]]:
+        """The customer's orders placed on those days (both included), newest first."""
+        with self._db.cursor() as cur:
+            cur.execute(
+                """SELECT id, ordered_at FROM orders
+                   WHERE customer_id = %s AND ordered_at >= %s AND ordered_at < %s
+                   ORDER BY ordered_at DESC LIMIT %s""",
+                (customer_id, start, end + timedelta(days=1), limit),
+            )
+            return [(r["id"], r["ordered_at"].date()) for r in cur.fetchall()]
 
     def latest_ids(self, customer_id: str, limit: int = 3) -> list[str]:
         """The customer's most recent order numbers, to offer as buttons."""

@@ -1,0 +1,39 @@
+"""Which days a customer means by "the order I placed last Tuesday"."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from personalization.support.order_dates import DateWindow, order_date_window
+
+TUESDAY = date(2026, 11, 24)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "start", "end", "label"),
+    [
+        ("yesterday", date(2026, 11, 22), date(2026, 11, 24), "Monday 23 November"),
+        ("3rd November", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
+        ("november 3", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
+        ("3/11", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
+        ("2026-11-03", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
+        ("last friday", date(2026, 11, 19), date(2026, 11, 21), "Friday 20 November"),
+        ("2 days ago", date(2026, 11, 21), date(2026, 11, 23), "Sunday 22 November"),
+        ("last week", date(2026, 11, 16), date(2026, 11, 22), "the week of Monday 16 November"),
+        ("last month", date(2026, 10, 1), date(2026, 10, 31), "October 2026"),
+        ("this month", date(2026, 11, 1), TUESDAY, "November 2026"),
+    ],
+)
+def test_a_phrase_names_the_days_to_search(phrase: str, start: date, end: date, label: str) -> None:
+    assert order_date_window(phrase, TUESDAY) == DateWindow(start, end, label)
+
+
+@pytest.mark.parametrize("phrase", ["", "   ", "the blue one", "tomorrow", "next week", "2025"])
+def test_no_day_the_future_or_a_whole_year_finds_no_window(phrase: str) -> None:
+    assert order_date_window(phrase, TUESDAY) is None
+
+
+def test_an_impossible_iso_date_is_no_date() -> None:
+    assert order_date_window("2026-02-30", TUESDAY) is None
