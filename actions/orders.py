@@ -15,6 +15,7 @@ from actions.conversation import known_customer, latest_entity, mood, typed_answ
 from actions.feedback import ask_if_helpful
 from actions.handoff import escalate_if_needed, hand_off
 from personalization.support.apology import late_order_gesture
+from personalization.support.order_dates import order_date_window
 from personalization.support.orders import Order, OrderRepository, normalise_order_number
 
 IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": "/identify"}]
@@ -38,6 +39,10 @@ async def find_order(tracker: Tracker, order_id: str) -> Order | bool | None:
     )
 
 
+def order_button(order_id: str, title: str | None = None) -> dict[str, str]:
+    return {"title": title or order_id, "payload": f'/inform{{"order_number":"{order_id}"}}'}
+
+
 async def recent_order_buttons(tracker: Tracker) -> list[dict[str, str]]:
     customer_id = known_customer(tracker)
     if customer_id is None:
@@ -47,7 +52,50 @@ async def recent_order_buttons(tracker: Tracker) -> list[dict[str, str]]:
         lambda: OrderRepository(personalization_client.database()).latest_ids(customer_id),
         [],
     )
-    return [{"title": i, "payload": f'/inform{{"order_number":"{i}"}}'} for i in ids]
+    return [order_button(i) for i in ids]
+
+
+async def order_from_date(
+    dispatcher: CollectingDispatcher, tracker: Tracker
+) -> dict[str, Any] | None:
+    """The order a known customer names by when they placed it ("the one from last Tuesday").
+
+    Only a phrase the `date` pattern found is read, so "14" or a stock code is never taken
+    for a day. One order on those days fills the slot. Several, or none, are said with
+    buttons to pick from, and the form asks again. None when no date was given or the store
+    cannot say.
+    """
+    customer_id = known_customer(tracker)
+    phrase = latest_entity(tracker, "date")  # the date pattern in data/nlu_entities.yml
+    window = order_date_window(phrase, date.today()) if customer_id else None
+    if window is None:
+        return None
+    found = await personalization_client.call(
+        "orders by date",
+        lambda: OrderRepository(personalization_client.database()).placed_between(
+            customer_id, window.start, window.end
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    if len(found) == 1:
+        return {"order_number": found[0][0]}
+    if found:
+        buttons = [order_button(i, f"{i} ({nice_date(day)})") for i, day in found]
+        dispatcher.utter_message(
+            response="utter_orders_on_date",
+            when=window.label,
+            count=str(len(found)),
+            buttons=buttons,
+        )
+    else:
+        dispatcher.utter_message(
+            response="utter_no_order_on_date",
+            when=window.label,
+            buttons=await recent_order_buttons(tracker),
+        )
+    return {}
 
 
 def order_number_or_complain(value: Any, dispatcher: CollectingDispatcher) -> str | None:
@@ -72,6 +120,9 @@ class OrderNumberValidation:
             return {"order_number": typed}
         if tracker.get_slot("order_number"):
             return {}
+        by_date = await order_from_date(dispatcher, tracker)
+        if by_date is not None:
+            return by_date
         if tracker.get_slot("requested_slot") == "order_number":
             text = typed_answer(tracker) or ""
             if normalise_order_number(text):

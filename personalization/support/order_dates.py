@@ -22,7 +22,10 @@ _LAST_WEEKDAY = re.compile(
 
 @dataclass(frozen=True)
 class DateWindow:
-    """Orders placed from `start` to `end`, both included; `label` says it back to the customer."""
+    """Orders placed from `start` to `end`, both included.
+
+    `label` says it back to the customer: "on Tuesday 3 November", "in October 2026".
+    """
 
     start: date
     end: date
@@ -46,12 +49,12 @@ def order_date_window(text: str | None, today: date) -> DateWindow | None:
     if period == "week":
         monday = parsed - timedelta(days=parsed.weekday())
         return _clip(
-            DateWindow(monday, monday + timedelta(days=6), f"the week of {_day(monday)}"), today
+            DateWindow(monday, monday + timedelta(days=6), f"in the week of {_day(monday)}"), today
         )
     if period == "month":
         last = calendar.monthrange(parsed.year, parsed.month)[1]
         window = DateWindow(
-            parsed.replace(day=1), parsed.replace(day=last), parsed.strftime("%B %Y")
+            parsed.replace(day=1), parsed.replace(day=last), parsed.strftime("in %B %Y")
         )
         return _clip(window, today)
     if period == "day":
@@ -79,7 +82,9 @@ def _parse(text: str, today: date) -> tuple[date | None, str | None]:
 def _day_window(day: date, today: date) -> DateWindow | None:
     if day > today:
         return None
-    return _clip(DateWindow(day - timedelta(days=1), day + timedelta(days=1), _day(day)), today)
+    return _clip(
+        DateWindow(day - timedelta(days=1), day + timedelta(days=1), f"on {_day(day)}"), today
+    )
 
 
 def _clip(window: DateWindow, today: date) -> DateWindow | None:

@@ -95,6 +95,65 @@ def test_an_order_of_another_customer_is_not_found(
     assert slot_events(result)["order_number"] is None
 
 
+def by_date(phrase: str, domain: dict[str, Any]) -> Any:
+    """The order form's validation on "the order I placed <phrase>", the date as the
+    RegexEntityExtractor finds it."""
+    tracker = journey_tracker(
+        text=f"where is the order I placed {phrase}",
+        intent="order_status",
+        entities=[{"entity": "date", "value": phrase}],
+        open_orders=[],
+    )
+    return run_action(ValidateOrderStatusForm(), tracker, domain)
+
+
+def test_an_order_is_found_by_the_day_it_was_placed(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    [alone] = fetch(
+        store_with_demo_shop,
+        """SELECT o.id, o.ordered_at::date AS day FROM orders o
+           WHERE o.customer_id = 'cust-0001' AND NOT EXISTS (
+               SELECT 1 FROM orders n WHERE n.customer_id = o.customer_id AND n.id <> o.id
+               AND abs(n.ordered_at::date - o.ordered_at::date) <= 1)
+           ORDER BY o.ordered_at DESC LIMIT 1""",
+    )
+    day = alone["day"]
+    result = by_date(f"{day.day} {day:%B %Y}", domain)
+    assert responses(result) == []
+    assert slot_events(result)["order_number"] == alone["id"]
+
+    with store_with_demo_shop.cursor() as cur:
+        cur.execute(
+            """INSERT INTO orders (id, customer_id, ordered_at, status, total)
+               SELECT 'DEMO-0001-99', customer_id, ordered_at + interval '2 hours', 'placed', 9
+               FROM orders WHERE id = %s""",
+            (alone["id"],),
+        )
+    two = by_date(day.isoformat(), domain)
+    assert responses(two) == ["utter_orders_on_date"]
+    assert two.messages[0]["count"] == "2"
+    assert {b["payload"] for b in two.messages[0]["buttons"]} == {
+        f'/inform{{"order_number":"{i}"}}' for i in (alone["id"], "DEMO-0001-99")
+    }
+    assert "order_number" not in slot_events(two), "the customer picks one"
+
+
+def test_a_day_without_orders_is_said_with_the_latest_orders_to_pick_from(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    [first] = fetch(
+        store_with_demo_shop,
+        "SELECT min(ordered_at)::date AS day FROM orders WHERE customer_id = 'cust-0001'",
+    )
+    before = first["day"].replace(year=first["day"].year - 1)
+    result = by_date(before.isoformat(), domain)
+    assert responses(result) == ["utter_no_order_on_date"]
+    assert result.messages[0]["when"] == f"on {before:%A %-d %B}"
+    assert len(result.messages[0]["buttons"]) == 3
+    assert "order_number" not in slot_events(result)
+
+
 def test_a_return_is_recorded_under_the_segment_policy(
     store_with_demo_shop: Database, domain: dict[str, Any]
 ) -> None:

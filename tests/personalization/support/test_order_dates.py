@@ -14,16 +14,16 @@ TUESDAY = date(2026, 11, 24)
 @pytest.mark.parametrize(
     ("phrase", "start", "end", "label"),
     [
-        ("yesterday", date(2026, 11, 22), date(2026, 11, 24), "Monday 23 November"),
-        ("3rd November", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
-        ("november 3", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
-        ("3/11", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
-        ("2026-11-03", date(2026, 11, 2), date(2026, 11, 4), "Tuesday 3 November"),
-        ("last friday", date(2026, 11, 19), date(2026, 11, 21), "Friday 20 November"),
-        ("2 days ago", date(2026, 11, 21), date(2026, 11, 23), "Sunday 22 November"),
-        ("last week", date(2026, 11, 16), date(2026, 11, 22), "the week of Monday 16 November"),
-        ("last month", date(2026, 10, 1), date(2026, 10, 31), "October 2026"),
-        ("this month", date(2026, 11, 1), TUESDAY, "November 2026"),
+        ("yesterday", date(2026, 11, 22), date(2026, 11, 24), "on Monday 23 November"),
+        ("3rd November", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
+        ("november 3", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
+        ("3/11", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
+        ("2026-11-03", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
+        ("last friday", date(2026, 11, 19), date(2026, 11, 21), "on Friday 20 November"),
+        ("2 days ago", date(2026, 11, 21), date(2026, 11, 23), "on Sunday 22 November"),
+        ("last week", date(2026, 11, 16), date(2026, 11, 22), "in the week of Monday 16 November"),
+        ("last month", date(2026, 10, 1), date(2026, 10, 31), "in October 2026"),
+        ("this month", date(2026, 11, 1), TUESDAY, "in November 2026"),
     ],
 )
 def test_a_phrase_names_the_days_to_search(phrase: str, start: date, end: date, label: str) -> None:
