@@ -65,6 +65,15 @@ def test_batches_give_the_same_vectors_as_single_messages(encoder: SentenceEncod
     assert np.allclose(together, alone, atol=1e-4)
 
 
+def test_length_ordered_batches_keep_each_text_in_its_place(encoder: SentenceEncoder) -> None:
+    texts = [" ".join(["parcel"] * n) for n in (9, 1, 0, 5, 3, 12, 2)]
+    batched = encoder.encode(texts, batch_size=3)
+    alone = np.vstack([encoder.encode([t]) for t in texts])
+    assert batched.shape == (7, 384)
+    assert np.allclose(batched, alone, atol=1e-4)
+    assert encoder.encode([]).shape == (0, 384)
+
+
 def test_a_fitted_scorer_separates_unseen_messages(encoder: SentenceEncoder) -> None:
     scorer = train([rated("a"), rated("b", 1.2)], encoder)
     results = scorer.score_many(["absolutely love this, thank you!", "awful, broken and late"])
