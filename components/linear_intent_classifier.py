@@ -3,8 +3,8 @@
 On BANKING77 (benchmarks/banking77_pipelines.py) a linear SVM over unit-length word n-gram
 counts and scaled MiniLM vectors beat Rasa's LogisticRegressionClassifier, whose
 regularisation cannot be set, and trains in seconds where DIET needs minutes per epoch.
-Confidences come from Platt scaling (``CalibratedClassifierCV``), so the
-FallbackClassifier's threshold still means "how likely is this intent right".
+Confidences come from Platt scaling (``CalibratedClassifierCV``) fitted on out-of-fold scores,
+so the FallbackClassifier's threshold still means "how likely is this intent right".
 """
 
 from __future__ import annotations
@@ -38,7 +38,16 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"C": 0.5, "calibration_folds": 3, "ranking_length": 10, "random_state": 42}
+        return {
+            "C": 0.5,
+            "calibration_folds": 3,
+            # One SVM fitted on all examples, calibrated on out-of-fold scores. Averaging the
+            # folds' SVMs instead (scikit-learn's default) lets each see only 2/3 of the
+            # examples: 0.931 against 0.936 accuracy on the BANKING77 split.
+            "calibration_ensemble": False,
+            "ranking_length": 10,
+            "random_state": 42,
+        }
 
     def __init__(
         self,
@@ -89,7 +98,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         smallest = min(labels.count(label) for label in set(labels))
         folds = max(2, min(int(self._config["calibration_folds"]), smallest))
         svm = LinearSVC(C=float(self._config["C"]), random_state=self._config["random_state"])
-        self._classifier = CalibratedClassifierCV(svm, cv=folds).fit(
+        ensemble = bool(self._config["calibration_ensemble"])
+        self._classifier = CalibratedClassifierCV(svm, cv=folds, ensemble=ensemble).fit(
             self._features(examples), np.array(labels)
         )
         self.persist()
