@@ -3,7 +3,8 @@
 Commands:
   env    print `export` lines for the stack's variables (starts embedded servers if needed)
   up     env, then migrate the database and load the demo customers
-  train  train the Rasa model if its inputs changed (--force to always train)
+  train  train the Rasa model if its inputs changed (--force to always train), and the
+         sentiment model if there is none
   run    up, train, start the action and Rasa servers, and serve until Ctrl-C
   down   stop the embedded PostgreSQL and Redis of this checkout
   shell  chat in the terminal with the running stack, as --sender
@@ -32,7 +33,7 @@ from personalization.store.migrate import MigrationError, migrate
 from stack import environment, processes
 from stack.environment import PROJECT_ROOT, StackEnvironment
 from stack.services import ServiceError
-from stack.training import TrainingPlan
+from stack.training import SentimentModelPlan, TrainingPlan
 
 log = logging.getLogger("stack")
 
@@ -128,6 +129,7 @@ def _run(args: argparse.Namespace) -> int:
         env = _up()
         plan = TrainingPlan(PROJECT_ROOT)
         if not args.no_train:
+            SentimentModelPlan(PROJECT_ROOT).train_if_missing()
             plan.train()
         if not plan.model_path.exists():
             print(
@@ -215,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             stopped = environment.stop_embedded()
             print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         elif args.command == "train":
+            if SentimentModelPlan(PROJECT_ROOT).train_if_missing():
+                print("sentiment model trained")
             trained = TrainingPlan(PROJECT_ROOT).train(force=args.force)
             print("model trained" if trained else "model is up to date; nothing to train")
         elif args.command == "run":

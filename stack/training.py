@@ -1,4 +1,4 @@
-"""Train the Rasa model only when its inputs changed.
+"""Train the Rasa model only when its inputs changed, and the sentiment model when missing.
 
 Rasa itself skips unchanged training, but only after importing TensorFlow and fingerprinting
 the graph (about 20 s here). Hashing the input files ourselves makes an unchanged restart
@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from personalization.sentiment.scorer import DEFAULT_MODEL_PATH as DEFAULT_SENTIMENT_MODEL
+from personalization.sentiment.training import DatasetMissing, load_ground_truth
 
 log = logging.getLogger(__name__)
 
@@ -88,4 +92,44 @@ class TrainingPlan:
         self._stamp.write_text(
             json.dumps({"fingerprint": fingerprint, "model": self.model_path.name})
         )
+        return True
+
+
+@dataclass(frozen=True)
+class SentimentModelPlan:
+    """The trained sentiment scorer, fitted once when it is missing.
+
+    Without it the bot reads mood with the lexicon scorer, which trails the trained one on
+    every rated set (README, "Sentiment"). The human ratings come from SHARED_DATASETS; when
+    they are not there the lexicon scorer stays, and the log says why.
+    """
+
+    project: Path
+
+    @property
+    def model_path(self) -> Path:
+        configured = os.environ.get("SENTIMENT_MODEL_PATH")
+        return Path(configured) if configured else self.project / DEFAULT_SENTIMENT_MODEL
+
+    def train_if_missing(self) -> bool:
+        """Return True when a model was trained now."""
+        if self.model_path.exists():
+            return False
+        try:
+            load_ground_truth()
+        except DatasetMissing as exc:
+            log.warning("no sentiment model and no rated sets (%s); mood uses the lexicon", exc)
+            return False
+        log.info("training the sentiment model (a few minutes, once)")
+        command = [
+            sys.executable,
+            "-m",
+            "personalization",
+            "sentiment-train",
+            "--model",
+            str(self.model_path),
+            "--cache-dir",
+            str(self.project / "models" / "sentiment" / "embedding-cache"),
+        ]
+        subprocess.run(command, cwd=self.project, check=True, stdout=subprocess.DEVNULL)
         return True

@@ -1,12 +1,17 @@
-"""Retraining happens only when the model's inputs change."""
+"""Retraining happens only when the model's inputs change; the sentiment model once."""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
-from stack.training import MODEL_NAME, TrainingPlan
+import pytest
+
+from personalization.sentiment import TrainedScorer, load_scorer
+from personalization.sentiment.training import GROUND_TRUTH_SETS
+from stack.training import MODEL_NAME, SentimentModelPlan, TrainingPlan
 from tests.conftest import PROJECT_ROOT
 
 
@@ -49,3 +54,59 @@ def test_a_new_data_file_makes_the_model_stale(tmp_path: Path) -> None:
     mark_trained(plan)
     (tmp_path / "data" / "extra.yml").write_text('version: "3.1"\n')
     assert plan.is_stale()
+
+
+@pytest.fixture(autouse=True)
+def default_sentiment_model_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SENTIMENT_MODEL_PATH", raising=False)
+
+
+def write_rated_sets(root: Path) -> Path:
+    """Four tiny rated sets in the VADER ground-truth format (id, rating, text)."""
+    folder = root / "vader_ground_truth"
+    folder.mkdir(parents=True)
+    rated = [
+        (3.0, "I love it, wonderful"),
+        (2.5, "brilliant service, thank you"),
+        (-3.0, "awful, it broke at once"),
+        (-2.5, "terrible, never again"),
+        (0.0, "the parcel is blue"),
+        (0.1, "I ordered a lamp"),
+    ]
+    for name in GROUND_TRUTH_SETS:
+        lines = [f"{i}\t{rating}\t{text} ({name})" for i, (rating, text) in enumerate(rated)]
+        (folder / f"{name}_GroundTruth.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_an_existing_sentiment_model_is_kept(tmp_path: Path) -> None:
+    plan = SentimentModelPlan(tmp_path)
+    plan.model_path.parent.mkdir(parents=True)
+    plan.model_path.write_bytes(b"kept")
+    assert plan.train_if_missing() is False
+    assert plan.model_path.read_bytes() == b"kept"
+
+
+def test_without_rated_sets_the_lexicon_stays_and_the_log_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SHARED_DATASETS", str(tmp_path / "nowhere"))
+    plan = SentimentModelPlan(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="stack.training"):
+        assert plan.train_if_missing() is False
+    assert not plan.model_path.exists()
+    assert "lexicon" in caplog.text and "tweets_GroundTruth.txt" in caplog.text
+
+
+def test_a_missing_sentiment_model_is_trained_and_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHARED_DATASETS", str(write_rated_sets(tmp_path / "shared")))
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
+    plan = SentimentModelPlan(tmp_path / "project")
+    (tmp_path / "project").mkdir()
+    assert plan.train_if_missing() is True
+    scorer = load_scorer(plan.model_path)
+    assert isinstance(scorer, TrainedScorer)
+    assert scorer.meta["trained_on"] == {name: 6 for name in GROUND_TRUTH_SETS}
+    assert plan.train_if_missing() is False, "trained once"
