@@ -61,9 +61,9 @@ async def order_from_date(
     """The order a known customer names by when they placed it ("the one from last Tuesday").
 
     Only a phrase the `date` pattern found is read, so "14" or a stock code is never taken
-    for a day. One order on those days fills the slot. Several, or none, are said with
-    buttons to pick from, and the form asks again. None when no date was given or the store
-    cannot say.
+    for a day. One order on the very day named, or one in the window, fills the slot.
+    Several, or none, are said with buttons to pick from, and the form asks again. None when
+    no date was given or the store cannot say.
     """
     customer_id = known_customer(tracker)
     phrase = latest_entity(tracker, "date")  # the date pattern in data/nlu_entities.yml
@@ -79,6 +79,9 @@ async def order_from_date(
     )
     if found is None:
         return None
+    on_the_day = [order_id for order_id, day in found if day == window.day]
+    if len(on_the_day) == 1:
+        return {"order_number": on_the_day[0]}
     if len(found) == 1:
         return {"order_number": found[0][0]}
     if found:

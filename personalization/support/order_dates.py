@@ -2,7 +2,8 @@
 
 "The order I placed last Tuesday", "my order from 3rd November", "the one from last week":
 dateparser reads the phrase against today, and its precision sets how wide the search is.
-A day allows for the time zone and for customers who remember a day off, a week is that
+A day searches the day either side too, for the time zone and for customers who remember a
+day off, but an order on the very day named comes first. A week is that
 calendar week, a month that calendar month. A year is too broad to pick an order by.
 """
 
@@ -24,12 +25,13 @@ _LAST_WEEKDAY = re.compile(
 class DateWindow:
     """Orders placed from `start` to `end`, both included.
 
-    `label` says it back to the customer: "on Tuesday 3 November", "in October 2026".
+    `label` says it back to the customer: "around Tuesday 3 November", "in October 2026".
     """
 
     start: date
     end: date
     label: str
+    day: date | None = None  # the day named, when the phrase names one
 
 
 def order_date_window(text: str | None, today: date) -> DateWindow | None:
@@ -82,16 +84,15 @@ def _parse(text: str, today: date) -> tuple[date | None, str | None]:
 def _day_window(day: date, today: date) -> DateWindow | None:
     if day > today:
         return None
-    return _clip(
-        DateWindow(day - timedelta(days=1), day + timedelta(days=1), f"on {_day(day)}"), today
-    )
+    label = f"around {_day(day)}"
+    return _clip(DateWindow(day - timedelta(days=1), day + timedelta(days=1), label, day), today)
 
 
 def _clip(window: DateWindow, today: date) -> DateWindow | None:
     """No order is placed in the future, so a window after today finds nothing."""
     if window.start > today:
         return None
-    return DateWindow(window.start, min(window.end, today), window.label)
+    return DateWindow(window.start, min(window.end, today), window.label, window.day)
 
 
 def _day(day: date) -> str:

@@ -123,18 +123,26 @@ def test_an_order_is_found_by_the_day_it_was_placed(
     assert responses(result) == []
     assert slot_events(result)["order_number"] == alone["id"]
 
-    with store_with_demo_shop.cursor() as cur:
-        cur.execute(
-            """INSERT INTO orders (id, customer_id, ordered_at, status, total)
-               SELECT 'DEMO-0001-99', customer_id, ordered_at + interval '2 hours', 'placed', 9
-               FROM orders WHERE id = %s""",
-            (alone["id"],),
-        )
+    def add_order(order_id: str, later: str) -> None:
+        with store_with_demo_shop.cursor() as cur:
+            cur.execute(
+                """INSERT INTO orders (id, customer_id, ordered_at, status, total)
+                   SELECT %s, customer_id, date_trunc('day', ordered_at) + %s::interval,
+                          'placed', 9
+                   FROM orders WHERE id = %s""",
+                (order_id, later, alone["id"]),
+            )
+
+    add_order("DEMO-0001-98", "1 day 12 hours")  # the next day: in the window, not on the day
+    again = by_date(day.isoformat(), domain)
+    assert slot_events(again)["order_number"] == alone["id"], "the order on the day named"
+
+    add_order("DEMO-0001-99", "23 hours")
     two = by_date(day.isoformat(), domain)
     assert responses(two) == ["utter_orders_on_date"]
-    assert two.messages[0]["count"] == "2"
+    assert two.messages[0]["count"] == "3"
     assert {b["payload"] for b in two.messages[0]["buttons"]} == {
-        f'/inform{{"order_number":"{i}"}}' for i in (alone["id"], "DEMO-0001-99")
+        f'/inform{{"order_number":"{i}"}}' for i in (alone["id"], "DEMO-0001-98", "DEMO-0001-99")
     }
     assert "order_number" not in slot_events(two), "the customer picks one"
 
@@ -149,7 +157,7 @@ def test_a_day_without_orders_is_said_with_the_latest_orders_to_pick_from(
     before = first["day"].replace(year=first["day"].year - 1)
     result = by_date(before.isoformat(), domain)
     assert responses(result) == ["utter_no_order_on_date"]
-    assert result.messages[0]["when"] == f"on {before:%A %-d %B}"
+    assert result.messages[0]["when"] == f"around {before:%A %-d %B}"
     assert len(result.messages[0]["buttons"]) == 3
     assert "order_number" not in slot_events(result)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
-from personalization.support.order_dates import DateWindow, order_date_window
+from personalization.support.order_dates import order_date_window
 
 TUESDAY = date(2026, 11, 24)
 
@@ -14,20 +14,26 @@ TUESDAY = date(2026, 11, 24)
 @pytest.mark.parametrize(
     ("phrase", "start", "end", "label"),
     [
-        ("yesterday", date(2026, 11, 22), date(2026, 11, 24), "on Monday 23 November"),
-        ("3rd November", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
-        ("november 3", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
-        ("3/11", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
-        ("2026-11-03", date(2026, 11, 2), date(2026, 11, 4), "on Tuesday 3 November"),
-        ("last friday", date(2026, 11, 19), date(2026, 11, 21), "on Friday 20 November"),
-        ("2 days ago", date(2026, 11, 21), date(2026, 11, 23), "on Sunday 22 November"),
+        ("yesterday", date(2026, 11, 22), date(2026, 11, 24), "around Monday 23 November"),
+        ("3rd November", date(2026, 11, 2), date(2026, 11, 4), "around Tuesday 3 November"),
+        ("november 3", date(2026, 11, 2), date(2026, 11, 4), "around Tuesday 3 November"),
+        ("3/11", date(2026, 11, 2), date(2026, 11, 4), "around Tuesday 3 November"),
+        ("2026-11-03", date(2026, 11, 2), date(2026, 11, 4), "around Tuesday 3 November"),
+        ("last friday", date(2026, 11, 19), date(2026, 11, 21), "around Friday 20 November"),
+        ("2 days ago", date(2026, 11, 21), date(2026, 11, 23), "around Sunday 22 November"),
         ("last week", date(2026, 11, 16), date(2026, 11, 22), "in the week of Monday 16 November"),
         ("last month", date(2026, 10, 1), date(2026, 10, 31), "in October 2026"),
         ("this month", date(2026, 11, 1), TUESDAY, "in November 2026"),
     ],
 )
 def test_a_phrase_names_the_days_to_search(phrase: str, start: date, end: date, label: str) -> None:
-    assert order_date_window(phrase, TUESDAY) == DateWindow(start, end, label)
+    window = order_date_window(phrase, TUESDAY)
+    assert window is not None
+    assert (window.start, window.end, window.label) == (start, end, label)
+    if label.startswith("around "):
+        assert window.day == start + timedelta(days=1), "the day named, with one either side"
+    else:
+        assert window.day is None
 
 
 @pytest.mark.parametrize("phrase", ["", "   ", "the blue one", "tomorrow", "next week", "2025"])
