@@ -22,7 +22,10 @@ IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": "/identify"}]
 
 
 def nice_date(value: date | None) -> str:
-    return value.strftime("%A %-d %B") if value else "soon"
+    """A weekday and day as people say them; the year only when it is not this one."""
+    if value is None:
+        return "soon"
+    return value.strftime("%A %-d %B" if value.year == date.today().year else "%A %-d %B %Y")
 
 
 async def find_order(tracker: Tracker, order_id: str) -> Order | bool | None:
@@ -202,11 +205,18 @@ class ActionOrderStatus(Action):
                 order_id=order.id,
                 expected_delivery=nice_date(order.expected_delivery),
             )
-        elif order.status == "delivered":
+        elif order.status == "delivered" and order.expected_delivery:
             dispatcher.utter_message(
                 response="utter_order_delivered",
                 order_id=order.id,
-                delivered_on=nice_date(order.expected_delivery or order.ordered_on),
+                delivered_on=nice_date(order.expected_delivery),
+            )
+        elif order.status == "delivered":
+            # The shop's history has no delivery date; the day it was placed is what we know.
+            dispatcher.utter_message(
+                response="utter_order_delivered_undated",
+                order_id=order.id,
+                ordered_on=nice_date(order.ordered_on),
             )
         else:
             dispatcher.utter_message(

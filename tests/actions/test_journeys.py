@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from actions.feedback import ActionRecordCsat
 from actions.handoff import ActionDefaultFallback, ActionHandleComplaint, ActionHandoff
 from actions.help_articles import ActionSuggestArticles
 from actions.identify import ActionIdentifyCustomer
-from actions.orders import ActionOrderStatus, ValidateOrderStatusForm
+from actions.orders import ActionOrderStatus, ValidateOrderStatusForm, nice_date
 from actions.privacy import ActionExportData, ActionOptIn, ActionOptOut
 from actions.recommendations import ActionProductChosen, ActionRecommendProducts
 from actions.returns import ActionSubmitReturn
@@ -51,6 +52,28 @@ def test_a_shipped_order_is_answered_from_the_store_in_the_chosen_style(
     assert responses(result) == ["utter_order_shipped", "utter_ask_helpful"]
     assert result.messages[0]["order_id"] == order["id"]
     assert slot_events(result)["pending_question"] == "feedback"
+
+
+def test_a_delivered_order_without_a_delivery_date_is_told_by_the_day_it_was_placed(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    [order] = fetch(
+        store_with_demo_shop,
+        "SELECT id, ordered_at::date AS ordered_on FROM orders WHERE customer_id = 'cust-0001' "
+        "AND status = 'delivered' AND expected_delivery IS NULL ORDER BY ordered_at DESC LIMIT 1",
+    )
+    result = run_action(ActionOrderStatus(), journey_tracker(order_number=order["id"]), domain)
+    assert responses(result) == ["utter_order_delivered_undated", "utter_ask_helpful"]
+    placed = result.messages[0]["ordered_on"]
+    assert str(order["ordered_on"].day) in placed
+    assert order["ordered_on"].strftime("%B") in placed
+
+
+def test_dates_name_the_year_only_when_it_is_not_this_one() -> None:
+    this_year = date.today().year
+    assert nice_date(date(this_year, 9, 15)).endswith(" 15 September")
+    assert nice_date(date(this_year - 1, 12, 24)).endswith(f" 24 December {this_year - 1}")
+    assert nice_date(None) == "soon"
 
 
 def test_a_late_order_gets_a_bigger_gesture_for_an_upset_customer(
