@@ -5,6 +5,7 @@ Rasa's default asks "Did you mean 'bot_challenge'?"; customers should never see 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -60,6 +61,20 @@ def intent_to_confirm(latest_message: dict[str, Any]) -> str | None:
     return name if name and name not in _NOT_CONFIRMABLE else None
 
 
+def confirmation_payload(intent: str, latest_message: dict[str, Any]) -> str:
+    """The "Yes" payload, carrying the entities already found so that nothing is asked twice.
+
+    "what about the one from last week" may fall short of the threshold, yet its date is
+    still what the customer meant once they confirm they wanted to check on an order.
+    """
+    entities: dict[str, str] = {}
+    for entity in latest_message.get("entities") or []:
+        name, value = entity.get("entity"), entity.get("value")
+        if isinstance(name, str) and isinstance(value, (str, int, float)):
+            entities.setdefault(name, str(value))
+    return f"/{intent}{json.dumps(entities)}" if entities else f"/{intent}"
+
+
 class ActionAskAffirmation(Action):
     def name(self) -> str:
         return "action_default_ask_affirmation"
@@ -76,7 +91,10 @@ class ActionAskAffirmation(Action):
             response="utter_ask_affirmation",
             intent_description=description,
             buttons=[
-                {"title": "Yes", "payload": f"/{intent}"},
+                {
+                    "title": "Yes",
+                    "payload": confirmation_payload(intent, tracker.latest_message),
+                },
                 {"title": "No", "payload": "/out_of_scope"},
             ],
         )

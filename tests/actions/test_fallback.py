@@ -54,3 +54,30 @@ def test_out_of_scope_is_never_offered_as_yes_because_rasa_reads_it_as_no() -> N
     }
     assert intent_to_confirm(message) == "greet"
     assert intent_to_confirm({"intent": {"name": "out_of_scope"}}) is None
+
+
+def test_the_yes_button_keeps_the_entities_rasa_already_found(domain: dict[str, Any]) -> None:
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.nlu.training_data.message import Message
+
+    tracker = Tracker.from_dict(
+        {
+            "sender_id": "cust-0001",
+            "slots": {},
+            "latest_message": {
+                "text": "what about the one from last week",
+                "intent": {"name": "nlu_fallback", "confidence": 0.55},
+                "intent_ranking": [
+                    {"name": "nlu_fallback", "confidence": 0.55},
+                    {"name": "order_status", "confidence": 0.49},
+                ],
+                "entities": [{"entity": "date", "value": "last week", "start": 24, "end": 33}],
+            },
+            "events": [],
+        }
+    )
+    result = run_action(ActionAskAffirmation(), tracker, domain)
+    yes = result.messages[0]["buttons"][0]["payload"]
+    [clicked] = RegexMessageHandler().process([Message(data={"text": yes})])
+    assert clicked.get("intent")["name"] == "order_status"
+    assert [(e["entity"], e["value"]) for e in clicked.get("entities")] == [("date", "last week")]
