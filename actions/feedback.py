@@ -6,6 +6,7 @@ bandit for their segment. A customer who opted out is still heard, but anonymous
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,6 +22,7 @@ THUMBS = [
     {"title": "👍 Yes", "payload": "/affirm"},
     {"title": "👎 No", "payload": "/deny"},
 ]
+_BARE_NUMBER = re.compile(r"\s*\d+\s*")
 CSAT = [{"title": str(n), "payload": f'/rate{{"csat":"{n}"}}'} for n in range(1, 6)]
 
 
@@ -63,6 +65,12 @@ class ActionRecordCsat(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        text = str(tracker.latest_message.get("text") or "")
+        if tracker.get_slot("pending_question") != "csat" and _BARE_NUMBER.fullmatch(text):
+            # "2" typed in the middle of a form is not a rating nobody asked for; storing
+            # it would also teach the style bandit something the customer never said.
+            dispatcher.utter_message(response="utter_number_unclear")
+            return []
         raw = latest_entity(tracker, "csat")
         try:
             score = int(str(raw).strip())

@@ -282,7 +282,9 @@ def test_feedback_is_stored_and_moves_the_bandit(
     assert responses(thumbs) == ["utter_thumbs_up", "utter_ask_csat"]
     csat = run_action(
         ActionRecordCsat(),
-        journey_tracker("2", "rate", entities=[{"entity": "csat", "value": "2"}]),
+        journey_tracker(
+            "2", "rate", entities=[{"entity": "csat", "value": "2"}], pending_question="csat"
+        ),
         domain,
     )
     assert responses(csat) == ["utter_csat_thanks"]
@@ -297,6 +299,30 @@ def test_feedback_is_stored_and_moves_the_bandit(
         {"kind": "thumbs", "value": 1, "response_style": "detailed_casual"},
         {"kind": "csat", "value": 2, "response_style": "detailed_casual"},
     ]
+
+
+def test_a_bare_number_nobody_asked_for_is_not_stored_as_a_rating(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    bandit = StyleBandit(store_with_demo_shop)
+    before = bandit.counts("Champions")["detailed_casual"]
+    typed = run_action(
+        ActionRecordCsat(),
+        journey_tracker("2", "rate", entities=[{"entity": "csat", "value": "2"}]),
+        domain,
+    )
+    assert responses(typed) == ["utter_number_unclear"]
+    assert typed.events == []
+    said = run_action(
+        ActionRecordCsat(),
+        journey_tracker("2 out of 5", "rate", entities=[{"entity": "csat", "value": "2"}]),
+        domain,
+    )
+    assert responses(said) == ["utter_csat_thanks"]
+    rows = fetch(store_with_demo_shop, "SELECT value FROM feedback WHERE kind = 'csat'")
+    assert rows == [{"value": 2}]
+    after = bandit.counts("Champions")["detailed_casual"]
+    assert after.failures == before.failures + 1
 
 
 def test_recommendations_are_shown_with_buttons_and_clicks_recorded(
