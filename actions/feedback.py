@@ -22,8 +22,8 @@ THUMBS = [
     {"title": "👍 Yes", "payload": "/affirm"},
     {"title": "👎 No", "payload": "/deny"},
 ]
-_BARE_NUMBER = re.compile(r"\s*\d+\s*")
 CSAT = [{"title": str(n), "payload": f'/rate{{"csat":"{n}"}}'} for n in range(1, 6)]
+_BARE_NUMBER = re.compile(r"\s*\d+\s*")
 
 
 def ask_if_helpful(dispatcher: CollectingDispatcher) -> list[EventType]:

@@ -271,11 +271,15 @@ def test_explicit_request_and_repeated_fallback_open_one_ticket_per_conversation
     assert second.events[-1]["event"] == "rewind"
 
 
+def fixture_style_counts(db: Database) -> Any:
+    """The bandit's counts for the fixture customer's segment and response style."""
+    return StyleBandit(db).counts("Champions")["detailed_casual"]
+
+
 def test_feedback_is_stored_and_moves_the_bandit(
     store_with_demo_shop: Database, domain: dict[str, Any]
 ) -> None:
-    bandit = StyleBandit(store_with_demo_shop)
-    before = bandit.counts("Champions")["detailed_casual"]
+    before = fixture_style_counts(store_with_demo_shop)
     thumbs = run_action(
         ActionAnswerYesNo(), journey_tracker("yes", "affirm", pending_question="feedback"), domain
     )
@@ -288,7 +292,7 @@ def test_feedback_is_stored_and_moves_the_bandit(
         domain,
     )
     assert responses(csat) == ["utter_csat_thanks"]
-    after = bandit.counts("Champions")["detailed_casual"]
+    after = fixture_style_counts(store_with_demo_shop)
     assert (after.successes, after.failures) == (before.successes + 1, before.failures + 1)
     rows = fetch(
         store_with_demo_shop,
@@ -304,8 +308,7 @@ def test_feedback_is_stored_and_moves_the_bandit(
 def test_a_bare_number_nobody_asked_for_is_not_stored_as_a_rating(
     store_with_demo_shop: Database, domain: dict[str, Any]
 ) -> None:
-    bandit = StyleBandit(store_with_demo_shop)
-    before = bandit.counts("Champions")["detailed_casual"]
+    before = fixture_style_counts(store_with_demo_shop)
     typed = run_action(
         ActionRecordCsat(),
         journey_tracker("2", "rate", entities=[{"entity": "csat", "value": "2"}]),
@@ -321,7 +324,7 @@ def test_a_bare_number_nobody_asked_for_is_not_stored_as_a_rating(
     assert responses(said) == ["utter_csat_thanks"]
     rows = fetch(store_with_demo_shop, "SELECT value FROM feedback WHERE kind = 'csat'")
     assert rows == [{"value": 2}]
-    after = bandit.counts("Champions")["detailed_casual"]
+    after = fixture_style_counts(store_with_demo_shop)
     assert after.failures == before.failures + 1
 
 
