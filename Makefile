@@ -4,8 +4,8 @@ VENV_PY := .venv/bin/python
 
 .PHONY: run test setup env up down train shell lint clean
 
-run: setup ## Start PostgreSQL, Redis, the action server and Rasa; Ctrl-C stops them
-	$(VENV_PY) -m stack run
+run: setup ## Start PostgreSQL, Redis, the action server and Rasa in demo mode; Ctrl-C stops them
+	$(VENV_PY) -m stack run --demo --api
 
 test: setup ## Lint, validate data, train if needed, run pytest and rasa test
 	scripts/test.sh
@@ -25,8 +25,8 @@ down: setup ## Stop the embedded servers
 train: setup ## Train the Rasa model if domain, config or data changed
 	$(VENV_PY) -m stack train
 
-shell: setup ## Chat in the terminal as SENDER (default cust-0001); needs `make run` in another terminal
-	$(VENV_PY) -m stack shell --sender "$${SENDER:-cust-0001}"
+shell: setup ## Chat in the terminal as demo CUSTOMER (default cust-0001; CUSTOMER= for a visitor); needs `make run`
+	$(VENV_PY) -m stack shell --customer "$${CUSTOMER-cust-0001}" --sender "$${SENDER:-shell}"
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

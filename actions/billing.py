@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import mood
+from actions.conversation import mood, mood_may_be_used
 from actions.feedback import ask_if_helpful
 from actions.handoff import escalate_if_needed
 from personalization.support.escalation import NEGATIVE_MOOD
@@ -27,7 +27,7 @@ class ActionBillingHelp(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         value, _ = mood(tracker)
-        upset = value < NEGATIVE_MOOD and tracker.get_slot("personalization_allowed") is not False
+        upset = value < NEGATIVE_MOOD and mood_may_be_used(tracker)
         dispatcher.utter_message(
             response="utter_billing_compassionate" if upset else "utter_billing_help"
         )

@@ -5,24 +5,69 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
 
+from personalization.auth.proof import IdentityProof, MessageIdentity
 from personalization.support import tickets
+
+PROOF_SLOT = "identity_proof"
+
+
+def message_identity(tracker: Tracker) -> MessageIdentity | None:
+    """What the channel vouched for about the latest message's sender."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return MessageIdentity.from_metadata(event.get("metadata"))
+    return None
+
+
+def identity_proof(tracker: Tracker) -> IdentityProof | None:
+    return IdentityProof.from_slot(tracker.get_slot(PROOF_SLOT))
 
 
 def known_customer(tracker: Tracker) -> str | None:
-    """The customer id, only once session start (or identification) found them in the store."""
-    if tracker.get_slot("customer_known") is not True:
+    """The proven customer of this conversation, or None.
+
+    The one place actions learn who they serve: the proof recorded on the conversation (a
+    token, Slack's verified email, the in-chat sign-in), and only while it holds for the
+    latest message (same channel and client, not expired). No slot a message could fill, and
+    no sender id, is ever taken for an identity.
+    """
+    proof = identity_proof(tracker)
+    if proof is None or not proof.holds_for(message_identity(tracker)):
         return None
-    customer_id = tracker.get_slot("customer_id")
-    return customer_id if isinstance(customer_id, str) and customer_id else None
+    return proof.customer_id
+
+
+def personalization_allowed(tracker: Tracker) -> bool:
+    """The one consent rule: personal only when the stored consent said yes; unknown is no."""
+    return tracker.get_slot("personalization_allowed") is True
+
+
+def private_customer(tracker: Tracker) -> str | None:
+    """The proven customer, but only where replies reach them alone: personal data (orders,
+    returns, the export) never goes to a shared channel."""
+    return known_customer(tracker) if private_channel(tracker) else None
+
+
+def mood_may_be_used(tracker: Tracker) -> bool:
+    """The mood of this conversation shapes answers unless a known customer has not allowed
+    personalization; an anonymous visitor has no stored data for it to touch."""
+    return known_customer(tracker) is None or personalization_allowed(tracker)
 
 
 def personal_customer(tracker: Tracker) -> str | None:
     """The customer id if they allow personalization: only then is anything new recorded."""
     customer_id = known_customer(tracker)
-    if customer_id is None or tracker.get_slot("personalization_allowed") is False:
+    if customer_id is None or not personalization_allowed(tracker):
         return None
     return customer_id
+
+
+def private_channel(tracker: Tracker) -> bool:
+    """Whether replies reach only this person (not a shared Slack channel)."""
+    identity = message_identity(tracker)
+    return identity is not None and identity.private
 
 
 def mood(tracker: Tracker) -> tuple[float, str]:
@@ -81,3 +126,12 @@ def typed_answer(tracker: Tracker) -> str | None:
         return None
     text = message.get("text")
     return text if text and not text.startswith("/") else None
+
+
+def refuse_unless_private(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """True, after offering to go on in a direct message, when a known customer asks for
+    personal data where others can read the reply."""
+    if known_customer(tracker) is not None and not private_channel(tracker):
+        dispatcher.utter_message(response="utter_continue_in_direct_message")
+        return True
+    return False

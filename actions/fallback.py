@@ -5,12 +5,13 @@ Rasa's default asks "Did you mean 'bot_challenge'?"; customers should never see 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.payloads import intent_payload
 
 NLU_FALLBACK = "nlu_fallback"
 
@@ -72,7 +73,7 @@ def confirmation_payload(intent: str, latest_message: dict[str, Any]) -> str:
         name, value = entity.get("entity"), entity.get("value")
         if isinstance(name, str) and isinstance(value, (str, int, float)):
             entities.setdefault(name, str(value))
-    return f"/{intent}{json.dumps(entities)}" if entities else f"/{intent}"
+    return intent_payload(intent, **entities)
 
 
 class ActionAskAffirmation(Action):

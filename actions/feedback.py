@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
 from actions.conversation import latest_entity, personal_customer
+from actions.payloads import intent_payload
 from personalization.support.bandit import STYLES, StyleBandit
 from personalization.support.feedback import FeedbackError, is_success, record_feedback
 
@@ -22,7 +23,7 @@ THUMBS = [
     {"title": "👍 Yes", "payload": "/affirm"},
     {"title": "👎 No", "payload": "/deny"},
 ]
-CSAT = [{"title": str(n), "payload": f'/rate{{"csat":"{n}"}}'} for n in range(1, 6)]
+CSAT = [{"title": str(n), "payload": intent_payload("rate", csat=str(n))} for n in range(1, 6)]
 _BARE_NUMBER = re.compile(r"\s*\d+\s*")
 
 

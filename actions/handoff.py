@@ -11,7 +11,7 @@ from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import known_customer, mood, summary, ticket_context
+from actions.conversation import known_customer, mood, personal_customer, summary, ticket_context
 from personalization.support import escalation
 from personalization.support.tickets import Ticket, TicketRepository, priority_for
 
@@ -67,9 +67,7 @@ async def escalate_if_needed(
     """Apply the escalation rules to a problem (its ticket reason, e.g. "late_order");
     returns what was done and the events."""
     value, trend = mood(tracker)
-    tier = (
-        tracker.get_slot("customer_tier") if tracker.get_slot("personalization_allowed") else None
-    )
+    tier = tracker.get_slot("customer_tier") if personal_customer(tracker) else None
     decision = escalation.decide(
         problem=True, tier=tier, mood=value, trend=trend, offer_reason=problem
     )

@@ -1,7 +1,9 @@
 """An unknown visitor identifies with an email or customer number, proven by an order number.
 
-The same answer follows an unknown email and a wrong order number, and a session allows three
-attempts, so the chat cannot be used to test who is a customer.
+The same answer follows an unknown email and a wrong order number. Attempts are counted per
+identifier and per client across conversations, in the store (``SignInGuard``), so a new
+conversation id buys no new tries. A success is recorded on the conversation as a proof bound
+to this channel and client.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import latest_entity, typed_answer
+from actions.conversation import (
+    PROOF_SLOT,
+    known_customer,
+    latest_entity,
+    message_identity,
+    typed_answer,
+)
 from actions.orders import order_number_or_complain
-from actions.session import choose_style, welcome_response
-from personalization.support.identity import MAX_ATTEMPTS, normalise_identifier, verified_customer
-
-
-def attempts(tracker: Tracker) -> int:
-    value = tracker.get_slot("identify_attempts")
-    return int(value) if isinstance(value, (int, float)) else 0
+from actions.session import choose_style, record_proof, welcome_response
+from personalization.auth.proof import IdentityProof
+from personalization.auth.sign_in import Outcome, SignInGuard
+from personalization.settings import IdentitySettings, SignInSettings
+from personalization.support.identity import normalise_identifier
 
 
 class ValidateIdentifyForm(FormValidationAction):
@@ -35,8 +41,8 @@ class ValidateIdentifyForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
-        if tracker.get_slot("customer_known") or attempts(tracker) >= MAX_ATTEMPTS:
-            return []  # already known, or locked out for this session: the action says which
+        if known_customer(tracker):
+            return []  # already known: the action says so
         return domain_slots
 
     async def extract_identity(
@@ -79,29 +85,46 @@ class ActionIdentifyCustomer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         clear: list[EventType] = [SlotSet("identity", None), SlotSet("verification_order", None)]
-        if tracker.get_slot("customer_known"):
+        if known_customer(tracker):
             dispatcher.utter_message(response="utter_already_identified")
             return clear
-        tries = attempts(tracker)
-        if tries >= MAX_ATTEMPTS:
+        identity, order = tracker.get_slot("identity"), tracker.get_slot("verification_order")
+        message = message_identity(tracker)
+        if not identity or message is None:
+            dispatcher.utter_message(response="utter_identify_failed")
+            return clear
+        settings = IdentitySettings.from_env()
+        guard = SignInGuard(
+            personalization_client.database(), SignInSettings.from_env(), settings.binding_key
+        )
+        result = await personalization_client.call(
+            "sign-in",
+            lambda: guard.attempt(
+                identity, order, message.address, tracker.sender_id, message.channel
+            ),
+            None,
+        )
+        if result is None:
+            dispatcher.utter_message(response="utter_identify_unavailable")
+            return clear
+        if result.outcome is Outcome.LOCKED:
             dispatcher.utter_message(response="utter_identify_locked")
             return clear
-        identity, order = tracker.get_slot("identity"), tracker.get_slot("verification_order")
-        customer_id = None
-        if identity and order:
-            customer_id = await personalization_client.call(
-                "identification",
-                lambda: verified_customer(personalization_client.database(), identity, order),
-                None,
-            )
-        context = await personalization_client.fetch_context(customer_id) if customer_id else None
+        context = (
+            await personalization_client.fetch_context(result.customer_id)
+            if result.customer_id
+            else None
+        )
         if context is None:
-            left = MAX_ATTEMPTS - tries - 1
-            dispatcher.utter_message(
-                response="utter_identify_failed" if left else "utter_identify_locked"
-            )
-            return [*clear, SlotSet("identify_attempts", float(tries + 1))]
-        events = [*clear, *(SlotSet(k, v) for k, v in context.as_slots().items())]
+            dispatcher.utter_message(response="utter_identify_failed")
+            return clear
+        proof = IdentityProof.signed_in(context.customer_id, message, settings.proof_ttl_s)
+        await record_proof(tracker, proof)
+        events = [
+            *clear,
+            *(SlotSet(k, v) for k, v in context.as_slots().items()),
+            SlotSet(PROOF_SLOT, proof.as_slot()),
+        ]
         if context.personalization_allowed and context.first_name:
             dispatcher.utter_message(
                 response=welcome_response(context.tier, context.tone),

@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
 from actions import personalization_client
-from actions.conversation import personal_customer
+from actions.conversation import mood_may_be_used, personal_customer
 from actions.handoff import offer_human
 from personalization.sentiment.mood import Mood
 from personalization.support.conversation_log import record_message_sentiment
@@ -51,7 +51,7 @@ class ActionValidateSlotMappings(ValidationAction):
     ) -> dict[str, Any]:
         sentiment = tracker.latest_message.get("sentiment")
         customer_id = personal_customer(tracker)
-        if tracker.get_slot("personalization_allowed") is False or not isinstance(sentiment, dict):
+        if not mood_may_be_used(tracker) or not isinstance(sentiment, dict):
             return {}
         try:
             score = max(-1.0, min(1.0, float(sentiment["score"])))

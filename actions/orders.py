@@ -11,14 +11,23 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import known_customer, latest_entity, mood, typed_answer
+from actions.conversation import (
+    known_customer,
+    latest_entity,
+    mood,
+    personal_customer,
+    private_customer,
+    refuse_unless_private,
+    typed_answer,
+)
 from actions.feedback import ask_if_helpful
 from actions.handoff import escalate_if_needed, hand_off
+from actions.payloads import intent_payload
 from personalization.support.apology import late_order_gesture
 from personalization.support.order_dates import order_date_window
 from personalization.support.orders import Order, OrderRepository, normalise_order_number
 
-IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": "/identify"}]
+IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": intent_payload("identify")}]
 
 
 def nice_date(value: date | None) -> str:
@@ -30,7 +39,7 @@ def nice_date(value: date | None) -> str:
 
 async def find_order(tracker: Tracker, order_id: str) -> Order | bool | None:
     """The customer's order; None if it is not theirs; False if the store cannot say."""
-    customer_id = known_customer(tracker)
+    customer_id = private_customer(tracker)
     if customer_id is None:
         return None
     return await personalization_client.call(
@@ -43,11 +52,11 @@ async def find_order(tracker: Tracker, order_id: str) -> Order | bool | None:
 
 
 def order_button(order_id: str, title: str | None = None) -> dict[str, str]:
-    return {"title": title or order_id, "payload": f'/inform{{"order_number":"{order_id}"}}'}
+    return {"title": title or order_id, "payload": intent_payload("inform", order_number=order_id)}
 
 
 async def recent_order_buttons(tracker: Tracker) -> list[dict[str, str]]:
-    customer_id = known_customer(tracker)
+    customer_id = private_customer(tracker)
     if customer_id is None:
         return []
     ids = await personalization_client.call(
@@ -68,7 +77,7 @@ async def order_from_date(
     Several, or none, are said with buttons to pick from, and the form asks again. None when
     no date was given or the store cannot say.
     """
-    customer_id = known_customer(tracker)
+    customer_id = private_customer(tracker)
     phrase = latest_entity(tracker, "date")  # the date pattern in data/nlu_entities.yml
     window = order_date_window(phrase, date.today()) if customer_id else None
     if window is None:
@@ -145,8 +154,8 @@ class OrderNumberValidation:
         order_id = order_number_or_complain(value, dispatcher)
         if order_id is None:
             return {"order_number": None}
-        if known_customer(tracker) is None:
-            return {"order_number": order_id}  # the action asks the visitor to identify
+        if private_customer(tracker) is None:
+            return {"order_number": order_id}  # the action asks to identify, or for a DM
         found = await find_order(tracker, order_id)
         if found is None:
             dispatcher.utter_message(
@@ -178,6 +187,8 @@ class ActionOrderStatus(Action):
         order_id = tracker.get_slot("order_number")
         if known_customer(tracker) is None:
             dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
+            return done
+        if refuse_unless_private(dispatcher, tracker):
             return done
         order = await find_order(tracker, order_id) if order_id else None
         if not isinstance(order, Order):
@@ -227,7 +238,7 @@ class ActionOrderStatus(Action):
     async def _late(
         dispatcher: CollectingDispatcher, tracker: Tracker, order: Order, days: int
     ) -> list[EventType]:
-        personal = tracker.get_slot("personalization_allowed") is not False
+        personal = personal_customer(tracker) is not None
         tier = tracker.get_slot("customer_tier") if personal else None
         value, _ = mood(tracker)
         gesture = late_order_gesture(days, order.total, tier, value if personal else 0.0)

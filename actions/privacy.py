@@ -19,7 +19,7 @@ from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import known_customer
+from actions.conversation import known_customer, refuse_unless_private
 from actions.orders import IDENTIFY_BUTTON
 from actions.session import PROFILE_SLOTS
 from personalization.privacy import (
@@ -53,6 +53,8 @@ class CustomerDataAction(Action, ABC):
         customer_id = known_customer(tracker)
         if customer_id is None:
             return ask_to_identify(dispatcher)
+        if refuse_unless_private(dispatcher, tracker):
+            return []
         return await self.for_customer(dispatcher, tracker, customer_id)
 
     @abstractmethod
@@ -176,6 +178,8 @@ async def erase_after_confirmation(
     customer_id = known_customer(tracker)
     if customer_id is None:
         return ask_to_identify(dispatcher)
+    if refuse_unless_private(dispatcher, tracker):
+        return [SlotSet("pending_question", None)]
     report = await personalization_client.call(
         "erasure",
         lambda: erase_customer(

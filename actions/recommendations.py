@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
 from actions.conversation import latest_entity, personal_customer, typed_answer
+from actions.payloads import intent_payload
 from personalization.catalogue import CATEGORIES, OTHER
 from personalization.recommender.service import Recommendations
 from personalization.support.preferences import (
@@ -26,11 +27,11 @@ from personalization.support.preferences import (
 
 SHOWN = 4
 INTEREST_BUTTONS = [
-    {"title": c, "payload": f'/inform{{"product":"{c}"}}'}
+    {"title": c, "payload": intent_payload("inform", product=c)}
     for c in ("Home decor", "Kitchen", "Lighting & candles", "Stationery", "Toys & games", "Garden")
 ]
 BUDGET_BUTTONS = [
-    {"title": label, "payload": f'/inform{{"amount":"{value}"}}'}
+    {"title": label, "payload": intent_payload("inform", amount=value)}
     for label, value in (("Under £10", 10), ("Under £25", 25), ("Under £50", 50))
 ]
 
@@ -47,7 +48,7 @@ def price(item: dict[str, Any]) -> str:
 
 
 def choose(item: dict[str, Any]) -> str:
-    return f'/choose_product{{"product":"{item["stock_code"]}"}}'
+    return intent_payload("choose_product", product=str(item["stock_code"]))
 
 
 def product_cards(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,10 +11,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import known_customer, latest_entity, typed_answer
+from actions.conversation import (
+    known_customer,
+    latest_entity,
+    private_customer,
+    refuse_unless_private,
+    typed_answer,
+)
 from actions.feedback import ask_if_helpful
 from actions.handoff import escalate_if_needed
 from actions.orders import IDENTIFY_BUTTON, OrderNumberValidation, find_order, nice_date
+from actions.payloads import intent_payload
 from personalization.support.orders import Order
 from personalization.support.returns import ReturnDecision, ReturnService
 
@@ -31,7 +38,7 @@ class ValidateReturnForm(OrderNumberValidation, FormValidationAction):
         domain: dict[str, Any],
     ) -> list[str]:
         # A visitor is asked to identify first; an order of one item needs no item question.
-        if known_customer(tracker) is None:
+        if private_customer(tracker) is None:
             return []
         return domain_slots
 
@@ -66,7 +73,7 @@ class ActionAskReturnItem(Action):
             buttons=[
                 {
                     "title": line.description.title(),
-                    "payload": f'/inform{{"product":"{line.stock_code}"}}',
+                    "payload": intent_payload("inform", product=line.stock_code),
                 }
                 for line in lines
             ],
@@ -84,6 +91,8 @@ class ActionSubmitReturn(Action):
         done: list[EventType] = [SlotSet("order_number", None), SlotSet("return_item", None)]
         if known_customer(tracker) is None:
             dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
+            return done
+        if refuse_unless_private(dispatcher, tracker):
             return done
         order_id = tracker.get_slot("order_number")
         order = await find_order(tracker, order_id) if order_id else None

@@ -16,12 +16,17 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
+from actions.conversation import PROOF_SLOT
+from personalization.auth.proof import IdentityProof, MessageIdentity
+from personalization.auth.sign_in import record_proof as store_proof
 from personalization.profile import OpenOrder
+from personalization.settings import IdentitySettings
 from personalization.support.bandit import StyleBandit
 
 log = logging.getLogger(__name__)
 
 PROFILE_SLOTS = (
+    "identity_proof",
     "customer_id",
     "customer_name",
     "customer_known",
@@ -49,7 +54,6 @@ SESSION_SLOTS = (
     "return_item",
     "identity",
     "verification_order",
-    "identify_attempts",
     "interest",
     "budget",
     "suggested_article",
@@ -58,17 +62,38 @@ SESSION_SLOTS = (
 _NOT_CARRIED_OVER = set(PROFILE_SLOTS) | set(SESSION_SLOTS)
 
 
-def customer_id_of(tracker: Tracker) -> str:
-    """The customer this conversation is with.
+def session_proof(tracker: Tracker) -> IdentityProof | None:
+    """The proof the channel verified for the message that opened this session, if any.
 
-    A channel that knows the signed-in customer (the web page, Slack) passes `customer_id` in
-    the session metadata; otherwise the sender id is the pseudonymous customer id.
+    Only a channel writes the identity block (channels/identity.py), and only after checking
+    a token or Slack's verified email. The sender id is never a customer id.
     """
-    metadata = tracker.get_slot("session_started_metadata") or {}
-    candidate = metadata.get("customer_id") if isinstance(metadata, dict) else None
-    if personalization_client.is_valid_customer_id(candidate):
-        return candidate
-    return tracker.sender_id
+    message = MessageIdentity.from_metadata(tracker.get_slot("session_started_metadata"))
+    if message is None:
+        return None
+    return IdentityProof.from_message(message, IdentitySettings.from_env().proof_ttl_s)
+
+
+def proof_is_private(tracker: Tracker) -> bool:
+    message = MessageIdentity.from_metadata(tracker.get_slot("session_started_metadata"))
+    return message is not None and message.private
+
+
+async def record_proof(tracker: Tracker, proof: IdentityProof) -> None:
+    """Keep the proof in the store too (audit, erasure); the conversation holds it either way."""
+    await personalization_client.call(
+        "identity proof",
+        lambda: store_proof(
+            personalization_client.database(),
+            tracker.sender_id,
+            proof.customer_id,
+            proof.channel,
+            proof.method,
+            proof.verified_at,
+            proof.expires_at,
+        ),
+        None,
+    )
 
 
 def _carried_over_slots(tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
@@ -89,16 +114,18 @@ class ActionSessionStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         events: list[EventType] = [SessionStarted(), *_carried_over_slots(tracker, domain)]
-        customer_id = customer_id_of(tracker)
-        context = await personalization_client.fetch_context(customer_id)
-        if context is None:
+        proof = session_proof(tracker)
+        context = await personalization_client.fetch_context(proof.customer_id) if proof else None
+        if proof is None or context is None:
             dispatcher.utter_message(response="utter_welcome")
             events += [SlotSet(name, None) for name in PROFILE_SLOTS]
             events.append(SlotSet("customer_known", False))
             events.append(SlotSet("response_style", await choose_style(None, None)))
         else:
+            await record_proof(tracker, proof)
             slots = context.as_slots()
             events += [SlotSet(name, value) for name, value in slots.items()]
+            events.append(SlotSet(PROOF_SLOT, proof.as_slot()))
             if context.personalization_allowed:
                 style = await choose_style(context.segment, context.tone)
                 events.append(SlotSet("response_style", style))
@@ -108,7 +135,8 @@ class ActionSessionStart(Action):
                     response=welcome_response(context.tier, context.tone),
                     customer_name=context.first_name,
                 )
-                _mention_open_order(dispatcher, context.open_orders)
+                if proof_is_private(tracker):  # never an order number in a shared channel
+                    _mention_open_order(dispatcher, context.open_orders)
             else:  # opted out, or known from an order export without a name
                 dispatcher.utter_message(response="utter_welcome")
         events.append(ActionExecuted("action_listen"))

@@ -8,10 +8,14 @@
 - **Replaceable API address.** Outgoing Web API calls go to `slack_api_url` (SLACK_API_URL,
   default https://slack.com/api/), with a timeout, so tests and proxies can stand in.
 - **Customers, not just Slack users.** With the `users:read.email` scope, the email on the
-  writer's Slack account is looked up among the shop's customers. A match puts
-  `customer_id` in the message metadata, and the bot greets them as that customer. Slack
-  has verified the address. Without the scope, or with no match, the person is an anonymous
-  visitor. The email is used only for the lookup and is never logged.
+  writer's Slack account is looked up among the shop's customers. Slack has verified the
+  address, and Rasa has checked Slack's signature on the request, so a match is a proof: the
+  message's identity block names the customer (method ``slack_email``). Without the scope, or
+  with no match, the person is an anonymous visitor. The email is used only for the lookup
+  and is never logged.
+- **Its own conversations.** Conversation ids are ``slack:`` and the user and channel, so a
+  direct message and a shared channel are two conversations, and no other channel can reach
+  either. Only a direct message is private: personal data is shown only there.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels.identity import ChannelIdentity
 from personalization.settings import DatabaseSettings
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
@@ -128,9 +133,20 @@ def slack_user_of(request: Request) -> str | None:
     return user if isinstance(user, str) and user else None
 
 
+def is_direct_message(request: Request, metadata: dict | None) -> bool:
+    """Only a direct message with the bot is private; channel ids of DMs start with D."""
+    if request.headers.get("content-type") == "application/json":
+        event = (request.json or {}).get("event") or {}
+        if event.get("channel_type") == "im":
+            return True
+    channel = (metadata or {}).get("out_channel")
+    return isinstance(channel, str) and channel.startswith("D")
+
+
 class SlackChannel(SlackInput):
     api_url: str = DEFAULT_API_URL
     identities: SlackIdentities | None = None
+    identity: ChannelIdentity | None = None
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -144,6 +160,7 @@ class SlackChannel(SlackInput):
         channel = super().from_credentials(credentials)
         assert isinstance(channel, SlackChannel)
         channel.api_url = credentials.get("slack_api_url") or DEFAULT_API_URL
+        channel.identity = ChannelIdentity.from_env("slack")
         channel.identities = SlackIdentities(
             AsyncWebClient(
                 channel.slack_token,
@@ -170,8 +187,21 @@ class SlackChannel(SlackInput):
         metadata: dict | None,
     ) -> Any:
         slack_user = slack_user_of(request)
-        if slack_user and self.identities is not None and metadata is not None:
+        if not slack_user or not sender_id:
+            return response.text("")
+        customer_id = None
+        if self.identities is not None:
             customer_id = await self.identities.customer_for(slack_user)
-            if customer_id:
-                metadata = {**metadata, "customer_id": customer_id}
-        return await super().process_message(request, on_new_message, text, sender_id, metadata)
+        identity = self.identity or ChannelIdentity.from_env("slack")
+        metadata = identity.metadata(
+            metadata,
+            channel="slack",
+            client=slack_user,
+            address=slack_user,
+            customer_id=customer_id,
+            method="slack_email" if customer_id else None,
+            private=is_direct_message(request, metadata),
+        )
+        return await super().process_message(
+            request, on_new_message, text, f"slack:{sender_id}", metadata
+        )

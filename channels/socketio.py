@@ -1,25 +1,21 @@
-"""Rasa's socket.io channel, as the web chat uses it, with three corrections.
+"""Rasa's socket.io channel, as the web chat uses it, with its identity made provable.
 
 1. Replies reach the page. Rasa 3.6 calls ``AsyncServer.enter_room`` without ``await``; since
    python-socketio 5.10 it is a coroutine, so with ``session_persistence`` the socket never
    joined its session's room and no bot message arrived (RasaHQ/rasa#13027).
-2. Session ids are the server's. Rasa uses the client's ``session_id`` as the sender id, and
-   our sender ids double as customer ids. A client could send ``cust-0001`` and be that
-   customer. Only ids of the form the server issues (32 hex digits) are accepted; any other
-   gets a fresh one.
-3. The customer id in the metadata is checked when WEBCHAT_IDENTITY_KEY is set. The shop's
-   signed-in page then sends ``customer_signature``, an HMAC-SHA256 of the id under that key,
-   and an id without a valid signature is dropped (the visitor is anonymous). Without the key,
-   as in the local demo, the id is taken as given.
+2. Session ids are the server's: only ids of the form it issues (32 hex digits) are accepted,
+   any other gets a fresh one. The conversation id is ``web:`` and the session id, so no other
+   channel can continue a web conversation.
+3. The customer is whoever the page's customer token names (``metadata.customer_token``, a JWT
+   the shop's backend put in the page; see ``personalization.auth.tokens``). An id the page
+   claims proves nothing and is dropped.
+4. Only the page's own origin, and those configured in RASA_CORS_ORIGINS, may open a socket.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,68 +25,61 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from channels.identity import ChannelIdentity
+from channels.origins import allowed_origins
+
 log = logging.getLogger(__name__)
 
-SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+SESSION_ID = re.compile(r"^[0-9a-f]{32}\Z")
 MAX_MESSAGE_CHARS = 2000
+PREFIX = "web:"
 
 
-def sign_customer(customer_id: str, key: str) -> str:
-    """The signature a signed-in shop page sends with the customer id."""
-    return hmac.new(key.encode(), customer_id.encode(), hashlib.sha256).hexdigest()
+def client_address(environ: dict | None, sid: str) -> str:
+    """The peer's address from the request that opened the socket (engine.io's own
+    REMOTE_ADDR is a constant under Sanic)."""
+    request = (environ or {}).get("sanic.request")
+    address = getattr(request, "remote_addr", None) or getattr(request, "ip", None)
+    return str(address or sid)
 
 
-def verified_metadata(metadata: Any, key: str | None) -> dict[str, Any]:
-    """The message metadata, keeping ``customer_id`` only if it may be trusted."""
+def token_of(metadata: Any) -> Any:
     if isinstance(metadata, str):
         try:
             metadata = json.loads(metadata)
         except ValueError:
-            metadata = {}
-    if not isinstance(metadata, dict):
-        return {}
-    metadata = dict(metadata)
-    signature = str(metadata.pop("customer_signature", ""))
-    customer_id = metadata.get("customer_id")
-    if customer_id is not None and (
-        not isinstance(customer_id, str)
-        or (key and not hmac.compare_digest(signature, sign_customer(customer_id, key)))
-    ):
-        log.warning("dropped a web chat customer id without a valid signature")
-        metadata.pop("customer_id")
-    return metadata
+            return None
+    return metadata.get("customer_token") if isinstance(metadata, dict) else None
 
 
 class SocketIOChannel(SocketIOInput):
+    identity: ChannelIdentity | None = None
+
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> SocketIOChannel:
         channel = super().from_credentials(credentials)
         assert isinstance(channel, SocketIOChannel)
-        channel.identity_key = os.environ.get("WEBCHAT_IDENTITY_KEY", "").strip() or None
-        if channel.identity_key is None:
-            log.warning(
-                "WEBCHAT_IDENTITY_KEY is unset: the web chat trusts the customer id it is "
-                "sent. Set it in production and sign ids on the shop's page."
-            )
+        channel.identity = ChannelIdentity.from_env("web")
         return channel
-
-    identity_key: str | None = None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        # Rasa turns python-socketio's origin check off; this puts it back, with our list.
+        sio.eio.cors_allowed_origins = allowed_origins()
+        identity = self.identity or ChannelIdentity.from_env("web")
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: dict | None) -> None:
-            requested = (data or {}).get("session_id")
+            requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = (
                 requested
                 if isinstance(requested, str) and SESSION_ID.match(requested)
                 else uuid.uuid4().hex
             )
             if self.session_persistence:
-                await sio.enter_room(sid, session_id)
+                await sio.enter_room(sid, PREFIX + session_id)
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -102,17 +91,27 @@ class SocketIOChannel(SocketIOInput):
                 if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
                     log.warning("ignored a web chat message without a valid session id")
                     return
-                sender_id = session_id
+                sender_id = PREFIX + session_id
             else:
-                sender_id = sid
-            text = str(data.get("message") or "")[:MAX_MESSAGE_CHARS]
+                session_id = sid
+                sender_id = PREFIX + sid
+            message = data.get("message")
+            text = message[:MAX_MESSAGE_CHARS] if isinstance(message, str) else ""
+            sent = data.get(self.metadata_key)
+            address = client_address(sio.get_environ(sid, namespace=self.namespace), sid)
             await on_new_message(
                 UserMessage(
                     text,
                     SocketIOOutput(sio, self.bot_message_evt),
                     sender_id,
                     input_channel=self.name(),
-                    metadata=verified_metadata(data.get(self.metadata_key), self.identity_key),
+                    metadata=identity.metadata(
+                        sent,
+                        channel="web",
+                        client=session_id,
+                        address=address,
+                        token=token_of(sent),
+                    ),
                 )
             )
 

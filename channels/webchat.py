@@ -7,6 +7,16 @@ page's files are in ``webchat/``; the socket.io client comes from the npm regist
 
 Every response carries a Content-Security-Policy that allows only this origin's scripts and
 styles: even if text were ever inserted as HTML by mistake, no script in a message could run.
+
+Who the customer is comes from a customer token (``personalization.auth.tokens``): the shop's
+signed-in page renders the token its backend minted into ``data-customer-token``, and the page
+sends it with every message. Nothing the page claims about itself counts.
+
+In demo mode only (``DEMO_MODE=1``, never in production), ``/webhooks/chat/demo-token`` mints
+a short-lived token for any demo customer (``cust-0001`` …), so the local demo link
+``/webhooks/chat/?customer=cust-0001`` chats as Alice. Anyone who can reach the server can
+then be any demo customer; without demo mode, or without an HS* ``CUSTOMER_TOKEN_SECRET`` to
+sign with, the route answers 404.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import html
 import logging
 import mimetypes
+import re
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -25,7 +36,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from personalization.auth.tokens import CUSTOMER_ID, MIN_SECRET_BYTES, mint_token
 from personalization.help_center import CONTENT_DIR, ArticleFormatError, parse_article
+from personalization.settings import IdentitySettings, TokenSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +54,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+DEMO_CUSTOMER_ID = re.compile(r"^cust-\d{4}$")
+DEMO_TOKEN_TTL_S = 900
+NO_STORE = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
 ARTICLE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -69,6 +85,52 @@ def _not_found(what: str) -> HTTPResponse:
     return response.text(f"{what} not found", status=HTTPStatus.NOT_FOUND, headers=SECURITY_HEADERS)
 
 
+def demo_token_settings() -> TokenSettings | None:
+    """The settings demo tokens are minted under, or None when the demo may not mint any.
+
+    Minting needs demo mode and a shared (HS*) secret; with a public-key algorithm the bot
+    has no private key, and a short secret would not be accepted by the verifier.
+    """
+    if not IdentitySettings.from_env().demo_mode:
+        return None
+    log.warning("demo mode: anyone can be a demo customer; never in production")
+    settings = TokenSettings.from_env()
+    if not settings.algorithm.startswith("HS") or len(settings.secret) < MIN_SECRET_BYTES:
+        log.warning(
+            "demo mode is on, but the web chat cannot mint demo customer tokens without an "
+            "HS* CUSTOMER_TOKEN_SECRET of at least %d characters; ?customer= links stay "
+            "anonymous",
+            MIN_SECRET_BYTES,
+        )
+        return None
+    return settings
+
+
+def demo_token_response(customer: object, settings: TokenSettings | None) -> HTTPResponse:
+    """A token for a demo customer: 404 without demo minting, 400 for anything but a demo id."""
+    if settings is None:
+        return response.text("not found", status=HTTPStatus.NOT_FOUND, headers=NO_STORE)
+    if (
+        not isinstance(customer, str)
+        or not CUSTOMER_ID.fullmatch(customer)  # fullmatch: "$" would let "…\n" through
+        or not DEMO_CUSTOMER_ID.fullmatch(customer)
+    ):
+        return response.text(
+            "customer must be a demo customer id (cust-0001)",
+            status=HTTPStatus.BAD_REQUEST,
+            headers=NO_STORE,
+        )
+    token = mint_token(
+        customer,
+        settings.secret,
+        settings.audience,
+        ttl_s=min(DEMO_TOKEN_TTL_S, settings.max_lifetime_s),
+        algorithm=settings.algorithm,
+        issuer=settings.issuer,
+    )
+    return response.json({"token": token}, headers=NO_STORE)
+
+
 def render_article(article_id: str, directory: Path = CONTENT_DIR) -> str | None:
     """The article as an HTML page, or None if there is no such article.
 
@@ -91,6 +153,9 @@ def render_article(article_id: str, directory: Path = CONTENT_DIR) -> str | None
 class WebChatPage(InputChannel):
     """Not a conversation channel of its own: the page talks to Rasa over ``socketio``."""
 
+    def __init__(self, demo_tokens: TokenSettings | None = None) -> None:
+        self.demo_tokens = demo_tokens
+
     @classmethod
     def name(cls) -> str:
         return "chat"
@@ -102,7 +167,7 @@ class WebChatPage(InputChannel):
                 "the web chat's socket.io client is missing (%s); run `make setup`",
                 SOCKET_IO_CLIENT,
             )
-        return cls()
+        return cls(demo_token_settings())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("webchat_page", __name__)
@@ -125,6 +190,10 @@ class WebChatPage(InputChannel):
             if not SOCKET_IO_CLIENT.is_file():
                 return _not_found("socket.io client (run `make setup`)")
             return _file(SOCKET_IO_CLIENT, cache_s=86400)
+
+        @blueprint.route("/demo-token", methods=["GET"])
+        async def demo_token(request: Request) -> HTTPResponse:
+            return demo_token_response(request.args.get("customer"), self.demo_tokens)
 
         @blueprint.route("/help/<article_id:str>", methods=["GET"])
         async def article(_: Request, article_id: str) -> HTTPResponse:

@@ -27,7 +27,14 @@ from personalization.store import Database
 log = logging.getLogger(__name__)
 
 # Tables that hold conversation ids of a customer, besides the customer id itself.
-_CONVERSATION_SOURCES = ("message_sentiment", "feedback", "support_tickets", "return_requests")
+_CONVERSATION_SOURCES = (
+    "message_sentiment",
+    "feedback",
+    "support_tickets",
+    "return_requests",
+    "identity_proofs",
+    "sign_in_attempts",
+)
 # What an export contains, in order: section name and the query for it.
 _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
     (

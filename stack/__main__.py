@@ -22,11 +22,12 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from personalization.auth.tokens import mint_token
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
 from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import train as train_recommender
 from personalization.segments import Segmenter
-from personalization.settings import DatabaseSettings
+from personalization.settings import DatabaseSettings, TokenSettings
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import MigrationError, migrate
@@ -63,6 +64,15 @@ def _prepare_database(env: StackEnvironment) -> None:
     )
 
 
+def _shell_token(customer: str) -> str:
+    """A customer token for the terminal chat, signed with the local secret."""
+    settings = TokenSettings.from_env()
+    secret = settings.secret or environment.local_secret(
+        environment.data_dir(os.environ), "customer-token.secret"
+    )
+    return mint_token(customer, secret, settings.audience, ttl_s=settings.max_lifetime_s)
+
+
 def _up() -> StackEnvironment:
     env = environment.resolve()
     _prepare_database(env)
@@ -96,26 +106,47 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
 
 def _print_ready(env: dict[str, str], started: list[str], seconds: float) -> None:
     base = f"http://{env['RASA_HOST']}:{env['RASA_PORT']}"
-    print(
-        f"""
-Hearth & Home support assistant is ready ({seconds:.0f}s).
-
-  Web chat in the browser:  {base}/webhooks/chat/
-    as demo customer Alice:  {base}/webhooks/chat/?customer=cust-0001
-
-  Chat over REST (cust-0001 is a demo customer; any other sender is an anonymous visitor):
-    curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
-         -d '{{"sender": "cust-0001", "message": "hi"}}'
-  Socket.IO channel:  {base}/socket.io
-  Rasa HTTP API:      {base}/status
-  Action server:      http://{env["ACTION_HOST"]}:{env["ACTION_PORT"]}/health
-  Logs:               {Path(env["STACK_DATA_DIR"]) / "logs"}
-  Embedded servers started by this run: {", ".join(started) or "none"}
-
-Press Ctrl-C to stop everything this command started.
-""",
-        flush=True,
-    )
+    data = Path(env["STACK_DATA_DIR"])
+    demo = env.get("DEMO_MODE") == "1"
+    lines = [
+        f"Hearth & Home support assistant is ready ({seconds:.0f}s).",
+        "",
+        f"  Web chat in the browser:  {base}/webhooks/chat/",
+    ]
+    if demo:
+        lines += [
+            f"    as demo customer Alice:  {base}/webhooks/chat/?customer=cust-0001",
+            "",
+            "  DEMO MODE IS ON: the web chat's ?customer= link makes anyone a demo customer.",
+            "  Never run a shop like this: production leaves DEMO_MODE unset"
+            " (README, Threat model).",
+        ]
+    lines += [
+        "",
+        "  Chat over REST as demo customer Alice, with a customer token (valid 15 minutes):",
+        '    eval "$(make -s env)"; TOKEN=$(.venv/bin/personalization token cust-0001)',
+        f'    curl -s {base}/webhooks/rest/webhook -H "Authorization: Bearer $TOKEN" \\',
+        '         -H \'Content-Type: application/json\' -d \'{"sender": "me", "message": "hi"}\'',
+        "  Without the header you are an anonymous visitor, whatever the sender id.",
+        f"  Socket.IO channel:  {base}/socket.io",
+    ]
+    if env.get("RASA_ENABLE_API") == "1":
+        header = data / "rasa-api.header"
+        lines += [
+            f"  Rasa HTTP API:      {base}/status (token required; it is in {header.parent})",
+            f"    curl -s -H @{header} {base}/status",
+        ]
+    else:
+        lines.append("  Rasa HTTP API:      off (RASA_ENABLE_API=1 turns it on, with a token)")
+    lines += [
+        f"  Action server:      http://{env['ACTION_HOST']}:{env['ACTION_PORT']}/health "
+        "(loopback only; calls need its secret)",
+        f"  Logs:               {data / 'logs'}",
+        f"  Embedded servers started by this run: {', '.join(started) or 'none'}",
+        "",
+        "Press Ctrl-C to stop everything this command started.",
+    ]
+    print("\n" + "\n".join(lines) + "\n", flush=True)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -137,6 +168,10 @@ def _run(args: argparse.Namespace) -> int:
             )
             return 1
         child_env = {**os.environ, **env.values}
+        if args.demo:
+            child_env["DEMO_MODE"] = "1"
+        if args.api:
+            child_env["RASA_ENABLE_API"] = "1"
         logs = Path(env.values["STACK_DATA_DIR"]) / "logs"
         servers = [
             processes.action_server(child_env, logs),
@@ -145,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         for server in servers:
             server.start(child_env, PROJECT_ROOT)
         processes.wait_until_ready(servers, timeout_s=args.ready_timeout)
-        _print_ready(env.values, env.started, time.monotonic() - started_at)
+        _print_ready(child_env, env.started, time.monotonic() - started_at)
         while True:
             for server in servers:
                 exit_code = server.exited()
@@ -186,6 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="run the whole stack until Ctrl-C")
     run.add_argument("--no-train", action="store_true", help="use the existing model as it is")
     run.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo mode: the web chat's ?customer= link mints a token for a demo customer",
+    )
+    run.add_argument(
+        "--api", action="store_true", help="turn on Rasa's HTTP API, behind a generated token"
+    )
+    run.add_argument(
         "--keep-services",
         action="store_true",
         help="leave embedded PostgreSQL and Redis running on exit",
@@ -197,7 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds to wait for the servers to load (default 300)",
     )
     shell = commands.add_parser("shell", help="chat with the running stack in the terminal")
-    shell.add_argument("--sender", default="cust-0001", help="conversation / customer id")
+    shell.add_argument("--sender", default="shell", help="conversation id (any name)")
+    shell.add_argument(
+        "--customer",
+        default="cust-0001",
+        help="demo customer to chat as, with a token minted here ('' for a visitor)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -229,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             values = {
                 key: os.environ.get(key) or value for key, value in environment.DEFAULTS.items()
             }
-            return chat(values, args.sender)
+            token = _shell_token(args.customer) if args.customer else None
+            return chat(values, args.sender, token)
     except _FAILURES as exc:
         print(f"error: {_describe(exc)}", file=sys.stderr)
         return 1

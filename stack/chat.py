@@ -21,9 +21,12 @@ def _render(message: dict) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def chat(env: Mapping[str, str], sender: str) -> int:
+def chat(env: Mapping[str, str], sender: str, token: str | None = None) -> int:
+    """Chat as ``sender``; with a customer token, as that customer."""
     url = f"http://{env['RASA_HOST']}:{env['RASA_PORT']}/webhooks/rest/webhook"
-    print(f"Chatting as {sender!r} with {url}. Type /stop or press Ctrl-D to leave.")
+    who = "a signed-in customer" if token else "an anonymous visitor"
+    print(f"Chatting as {who} with {url}. Type /stop or press Ctrl-D to leave.")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     buttons: list[dict] = []
     while True:
         try:
@@ -36,7 +39,9 @@ def chat(env: Mapping[str, str], sender: str) -> int:
         if text.isdigit() and 0 < int(text) <= len(buttons):
             text = buttons[int(text) - 1]["payload"]
         try:
-            reply = requests.post(url, json={"sender": sender, "message": text}, timeout=30)
+            reply = requests.post(
+                url, json={"sender": sender, "message": text}, headers=headers, timeout=30
+            )
             reply.raise_for_status()
         except requests.RequestException as exc:
             print(f"cannot reach the bot ({exc}); is `make run` running?", file=sys.stderr)

@@ -37,6 +37,8 @@ DEFAULTS: dict[str, str] = {
     "SLACK_SIGNING_SECRET": "",
     "SLACK_CHANNEL": "",
     "SLACK_API_URL": "https://slack.com/api/",
+    "RASA_ENABLE_API": "0",
+    "DEMO_MODE": "0",
 }
 
 
@@ -129,7 +131,18 @@ def resolve(
     values["ACTION_ENDPOINT_URL"] = environ.get("ACTION_ENDPOINT_URL") or (
         f"http://{values['ACTION_HOST']}:{values['ACTION_PORT']}/webhook"
     )
-    values["PSEUDONYM_KEY"] = environ.get("PSEUDONYM_KEY") or _local_pseudonym_key(root)
+    values["PSEUDONYM_KEY"] = environ.get("PSEUDONYM_KEY") or local_secret(root, "pseudonym.key")
+    values["ACTION_SERVER_TOKEN"] = environ.get("ACTION_SERVER_TOKEN") or local_secret(
+        root, "action-server.token"
+    )
+    if not environ.get("CUSTOMER_TOKEN_PUBLIC_KEY_FILE"):
+        values["CUSTOMER_TOKEN_SECRET"] = environ.get("CUSTOMER_TOKEN_SECRET") or local_secret(
+            root, "customer-token.secret"
+        )
+    if not environ.get("RASA_API_TOKEN"):
+        values["RASA_API_TOKEN_FILE"] = environ.get("RASA_API_TOKEN_FILE") or str(
+            local_api_token(root)
+        )
     values["HELP_CENTER_URL"] = environ.get("HELP_CENTER_URL") or (
         f"http://{values['RASA_HOST']}:{values['RASA_PORT']}/webhooks/chat/help"
     )
@@ -138,18 +151,34 @@ def resolve(
     return StackEnvironment(values=values, started=started)
 
 
-def _local_pseudonym_key(root: Path) -> str:
-    """A random key kept beside the embedded data, so imported ids stay stable across runs.
+def _write_private(path: Path, text: str) -> None:
+    """Create a file only its owner can read (mode 0600 from the start, never wider)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
-    Production sets PSEUDONYM_KEY from its secret store instead.
+
+def local_secret(root: Path, name: str) -> str:
+    """A random secret kept beside the embedded data, made once, so it is stable across runs
+    (imported ids, tokens already handed out).
+
+    Production sets each one from its secret store instead (README, "Threat model").
     """
-    path = root / "pseudonym.key"
+    path = root / name
     if not path.exists():
-        root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32))
+        _write_private(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def local_api_token(root: Path) -> Path:
+    """The Rasa HTTP API token file, and beside it a header file for `curl -H @file`, so the
+    token never has to be typed on a command line."""
+    token = local_secret(root, "rasa-api.token")
+    header = root / "rasa-api.header"
+    if not header.exists():
+        _write_private(header, f"Authorization: Bearer {token}\n")
+    return root / "rasa-api.token"
 
 
 def stop_embedded(

@@ -78,32 +78,13 @@ def action_server(env: Mapping[str, str], logs: Path) -> ManagedProcess:
 
 def rasa_server(env: Mapping[str, str], logs: Path, model: Path) -> ManagedProcess:
     host, port = env["RASA_HOST"], env["RASA_PORT"]
-    command = [
-        sys.executable,
-        "-m",
-        "rasa",
-        "run",
-        "--model",
-        str(model),
-        "--interface",
-        host,
-        "--port",
-        port,
-        "--endpoints",
-        "endpoints.yml",
-        "--credentials",
-        "credentials.yml",
-        "--enable-api",
-        "--cors",
-        env.get("RASA_CORS_ORIGINS", "*"),
-    ]
-    token = env.get("RASA_AUTH_TOKEN", "")
-    status_url = f"http://{host}:{port}/status"
-    if token:
-        command += ["--auth-token", token]
-        status_url += f"?token={token}"
+    # Secrets reach the server through its environment, never its command line.
+    command = [sys.executable, "-m", "stack.rasa_server", "--model", str(model)]
     return ManagedProcess(
-        name="rasa server", command=command, ready_url=status_url, log_file=logs / "rasa.log"
+        name="rasa server",
+        command=command,
+        ready_url=f"http://{host}:{port}/webhooks/rest/",
+        log_file=logs / "rasa.log",
     )
 
 

@@ -93,3 +93,12 @@ def redis_client(servers: Servers) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(servers.redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+# The running stack, shared by tests/e2e and tests/security: registered here, once, so both
+# folders get the same session-scoped servers. Imported last: it uses the helpers above.
+from tests.e2e.fixtures import (  # noqa: E402
+    pytest_collection_modifyitems,  # noqa: F401
+    slack_api,  # noqa: F401
+    stack,  # noqa: F401
+)

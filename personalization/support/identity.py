@@ -2,7 +2,8 @@
 
 Knowing someone's email address is not proof of being them, so the visitor also names one of
 their order numbers. The answer is the same whether the email is unknown or the order does not
-match, so the chat cannot be used to find out who is a customer.
+match, so the chat cannot be used to find out who is a customer; attempts are limited and
+audited by ``personalization.auth.sign_in``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from personalization.support.orders import normalise_order_number
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CUSTOMER_NUMBER = re.compile(r"^(?:CUST)?[\s_-]*(\d{4,10})$", re.IGNORECASE)
-MAX_ATTEMPTS = 3
 
 
 def normalise_identifier(text: str | None) -> str | None:

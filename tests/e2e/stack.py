@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -12,10 +13,15 @@ import pytest
 import requests
 import yaml
 
+from personalization.auth.tokens import mint_token
 from tests.conftest import PROJECT_ROOT
 
 READY_TIMEOUT_S = 300
 RECORD_EXP_S = 3600
+DEMO_CUSTOMER = re.compile(r"^cust-\d{4}$")
+CUSTOMER_TOKEN_SECRET = "e2e-customer-token-secret-0123456789abcdef"
+AUDIENCE = "hearth-home-support"
+VISITOR = object()  # say(..., token=VISITOR): no token even for a sender named like a customer
 
 
 def variants(response: str, **values: str) -> set[str]:
@@ -43,17 +49,55 @@ class RunningStack:
     redis_url: str
     key_prefix: str
     log: Path
+    api_token: str = ""
+    action_token: str = ""
 
-    def say(self, sender: str, text: str, metadata: dict | None = None) -> list[dict]:
+    def token(self, customer_id: str, ttl_s: int = 900, **overrides: object) -> str:
+        """A customer token as the shop's backend mints it (claims can be overridden)."""
+        return mint_token(customer_id, CUSTOMER_TOKEN_SECRET, AUDIENCE, ttl_s=ttl_s, **overrides)
+
+    def say(
+        self,
+        sender: str,
+        text: str,
+        metadata: dict | None = None,
+        token: str | object | None = None,
+    ) -> list[dict]:
+        """Send over REST. A sender named like a demo customer ("cust-0001") speaks with that
+        customer's token, as the shop's app would; ``token=VISITOR`` sends none."""
+        if token is None and DEMO_CUSTOMER.match(sender):
+            token = self.token(sender)
         body: dict = {"sender": sender, "message": text}
         if metadata is not None:
             body["metadata"] = metadata
-        reply = requests.post(f"{self.base_url}/webhooks/rest/webhook", json=body, timeout=30)
+        headers = {"Authorization": f"Bearer {token}"} if isinstance(token, str) else {}
+        reply = requests.post(
+            f"{self.base_url}/webhooks/rest/webhook", json=body, headers=headers, timeout=30
+        )
         reply.raise_for_status()
         return reply.json()
 
-    def texts(self, sender: str, text: str, metadata: dict | None = None) -> list[str]:
-        return [m.get("text", "") for m in self.say(sender, text, metadata)]
+    def texts(
+        self,
+        sender: str,
+        text: str,
+        metadata: dict | None = None,
+        token: str | object | None = None,
+    ) -> list[str]:
+        return [m.get("text", "") for m in self.say(sender, text, metadata, token)]
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs: object):
+        """A call to Rasa's HTTP API, with the stack's API token unless another is given."""
+        token = self.api_token if token is None else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.request(
+            method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs
+        )
+
+
+def conversation_id(sender: str) -> str:
+    """The id Rasa keeps a REST conversation under."""
+    return f"rest:{sender}"
 
 
 def wait_for_status(stack: RunningStack) -> None:
@@ -62,7 +106,8 @@ def wait_for_status(stack: RunningStack) -> None:
         if stack.process.poll() is not None:
             pytest.fail(f"the stack exited early:\n{stack.log.read_text()[-4000:]}")
         try:
-            if requests.get(f"{stack.base_url}/status", timeout=2).status_code == 200:
+            ready = requests.get(f"{stack.base_url}/webhooks/rest/", timeout=2)
+            if ready.status_code == 200:
                 return
         except requests.RequestException:
             pass

@@ -18,7 +18,14 @@ import redis
 import requests
 
 from tests.conftest import Servers
-from tests.e2e.stack import RECORD_EXP_S, RunningStack, any_welcome_back, query, variants
+from tests.e2e.stack import (
+    RECORD_EXP_S,
+    RunningStack,
+    any_welcome_back,
+    conversation_id,
+    query,
+    variants,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -37,8 +44,10 @@ def test_unknown_sender_gets_the_generic_welcome(stack: RunningStack) -> None:
     assert texts[1] in variants("utter_greet")
 
 
-def test_customer_id_in_the_message_metadata_identifies_the_customer(stack: RunningStack) -> None:
-    texts = stack.texts(uuid.uuid4().hex, "hi", metadata={"customer_id": "cust-0002"})
+def test_a_customer_token_identifies_the_customer_whatever_the_sender_id(
+    stack: RunningStack,
+) -> None:
+    texts = stack.texts(uuid.uuid4().hex, "hi", token=stack.token("cust-0002"))
     assert texts[0] in variants("utter_welcome_back_lapsed_formal", customer_name="Bruno")
 
 
@@ -48,7 +57,7 @@ def test_the_conversation_is_kept_in_redis_and_streamed_to_postgres(stack: Runni
     stack.texts(sender, "are you a robot?")
 
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    key = f"{stack.key_prefix}:tracker:{sender}"
+    key = f"{stack.key_prefix}:tracker:{conversation_id(sender)}"
     try:
         stored = client.get(key)
         ttl = client.ttl(key)
@@ -62,7 +71,10 @@ def test_the_conversation_is_kept_in_redis_and_streamed_to_postgres(stack: Runni
     conn = psycopg2.connect(stack.database_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT data FROM events WHERE sender_id = %s ORDER BY id", (sender,))
+            cur.execute(
+                "SELECT data FROM events WHERE sender_id = %s ORDER BY id",
+                (conversation_id(sender),),
+            )
             events = [json.loads(row[0]) for row in cur.fetchall()]
     finally:
         conn.close()
@@ -170,7 +182,7 @@ def test_an_opted_out_customer_gets_generic_replies_and_nothing_is_recorded(
     ) == [("opt_out", "chat")]
     # A new session after the opt-out is generic from the first word.
     client = redis.Redis.from_url(stack.redis_url)
-    client.delete(f"{stack.key_prefix}:tracker:{sender}")
+    client.delete(f"{stack.key_prefix}:tracker:{conversation_id(sender)}")
     client.close()
     assert stack.texts(sender, "hello")[0] in variants("utter_welcome")
 
@@ -256,7 +268,9 @@ def test_delete_my_data_leaves_nothing_in_postgres_or_redis(stack: RunningStack)
             ["customers"] if query(stack, "SELECT 1 FROM customers WHERE id = %s", sender) else []
         )
         rows += (
-            ["events"] if query(stack, "SELECT 1 FROM events WHERE sender_id = %s", sender) else []
+            ["events"]
+            if query(stack, "SELECT 1 FROM events WHERE sender_id = %s", conversation_id(sender))
+            else []
         )
         client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
         try:
@@ -284,7 +298,7 @@ def test_a_postgres_outage_degrades_replies_and_loses_no_events(
         # A known customer starting a conversation now cannot be recognised: generic welcome.
         outage_sender = "cust-0001"
         client = redis.Redis.from_url(stack.redis_url)
-        client.delete(f"{stack.key_prefix}:tracker:{outage_sender}")
+        client.delete(f"{stack.key_prefix}:tracker:{conversation_id(outage_sender)}")
         client.close()
         welcome = stack.texts(outage_sender, "hello")
         assert welcome[0] in variants("utter_welcome")
@@ -296,7 +310,7 @@ def test_a_postgres_outage_degrades_replies_and_loses_no_events(
     # Conversations kept going to Redis: Rasa did not fall back to an in-memory store.
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
     try:
-        tracker = json.loads(client.get(f"{stack.key_prefix}:tracker:{visitor}"))
+        tracker = json.loads(client.get(f"{stack.key_prefix}:tracker:{conversation_id(visitor)}"))
     finally:
         client.close()
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == ["hi"]
@@ -307,7 +321,10 @@ def test_a_postgres_outage_degrades_replies_and_loses_no_events(
     conn = psycopg2.connect(stack.database_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT data FROM events WHERE sender_id = %s ORDER BY id", (known,))
+            cur.execute(
+                "SELECT data FROM events WHERE sender_id = %s ORDER BY id",
+                (conversation_id(known),),
+            )
             texts = [json.loads(r[0]).get("text") for r in cur.fetchall()]
     finally:
         conn.close()

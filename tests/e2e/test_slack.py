@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.conftest import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from tests.e2e.fixtures import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 from tests.e2e.slack_api import RecordingSlackApi
 from tests.e2e.stack import RunningStack, any_welcome_back, variants
 

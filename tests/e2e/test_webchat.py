@@ -1,27 +1,36 @@
 """The web chat page in headless Chromium against the running stack, as a customer uses it.
 
+The stack runs in demo mode with a customer token secret. A signed-in customer is one whose
+page carries a customer token in ``#chat[data-customer-token]``, as the shop's backend would
+render it; these tests put it there by serving the real page with the token filled in. The
+demo link ``?customer=cust-0001`` gets its token from the page's demo-token route instead.
+
 Screenshots of each step go to results/screenshots/ (not in git). If Chromium cannot start,
 the tests fail with the reason; they are never skipped.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 import socketio
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, WebSocket, expect, sync_playwright
 
+from personalization.auth.tokens import mint_token
 from personalization.settings import DatabaseSettings
 from personalization.store import Database
 from personalization.store.customers import Customer, CustomerRepository
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.stack import RunningStack, any_welcome_back, query, variants
+from tests.e2e.stack import AUDIENCE, RunningStack, any_welcome_back, query, variants
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +49,8 @@ PHONE = {"width": 390, "height": 780}
 REPLY_TIMEOUT_MS = 30_000
 MARKUP = '<img src="x" onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>'
 MARKUP_NAME = "<img/src=x/onerror=window.__xss=3>"  # one word: the bot greets by first name
+CHAT_PATH = "/webhooks/chat/"
+TOKEN_SLOT = 'data-customer-token=""'
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +102,66 @@ def last_bot_text_in(page: Page, response: str) -> None:
     expect(page.locator(".from-bot .bubble").last).to_have_text(re.compile(f"^({pattern})$"))
 
 
-def open_chat(page: Page, stack: RunningStack, customer_id: str | None = None) -> None:
+def sign_in_page(page: Page, token: str) -> None:
+    """Serve the chat page as the shop's signed-in page would be: the real page from the
+    server, with its headers (the Content-Security-Policy too), and the customer token its
+    backend minted in ``#chat``'s data-customer-token."""
+
+    def fill_in_token(route: Route) -> None:
+        served = route.fetch()
+        body = served.text()
+        assert body.count(TOKEN_SLOT) == 1, "the page has one slot for the customer token"
+        headers = {k: v for k, v in served.headers.items() if k.lower() != "content-length"}
+        assert "content-security-policy" in {k.lower() for k in headers}
+        route.fulfill(
+            status=served.status,
+            headers=headers,
+            body=body.replace(TOKEN_SLOT, f'data-customer-token="{html.escape(token)}"'),
+        )
+
+    page.route(lambda url: urlsplit(url).path == CHAT_PATH, fill_in_token)
+
+
+def open_chat(
+    page: Page, stack: RunningStack, customer_id: str | None = None, token: str | None = None
+) -> None:
+    """Open the chat: as a visitor; with ``customer_id``, by the demo link ``?customer=``;
+    with ``token``, as the shop's page for a signed-in customer (with both, the page's token
+    is what counts)."""
+    if token is not None:
+        sign_in_page(page, token)
     query_string = f"?customer={customer_id}" if customer_id else ""
-    page.goto(f"{stack.base_url}/webhooks/chat/{query_string}")
+    page.goto(f"{stack.base_url}{CHAT_PATH}{query_string}")
     expect(page.locator("#status")).to_have_text("Online")
     expect(page.locator(".from-bot .bubble").first).to_be_visible()
+
+
+def record_sent_messages(page: Page) -> list[str]:
+    """What the page sends to the server over socket.io, by WebSocket or long polling."""
+    sent: list[str] = []
+
+    def on_websocket(socket: WebSocket) -> None:
+        socket.on("framesent", lambda payload: sent.append(str(payload)))
+
+    def on_request(request: Request) -> None:
+        if "/socket.io/" in request.url and request.method == "POST":
+            sent.append(request.post_data or "")
+
+    page.on("websocket", on_websocket)
+    page.on("request", on_request)
+    return sent
+
+
+def record_demo_token_requests(page: Page) -> list[str]:
+    """The URLs of the page's requests for a demo customer token."""
+    asked: list[str] = []
+
+    def on_request(request: Request) -> None:
+        if urlsplit(request.url).path == f"{CHAT_PATH}demo-token":
+            asked.append(request.url)
+
+    page.on("request", on_request)
+    return asked
 
 
 def say(page: Page, text: str) -> None:
@@ -104,11 +170,72 @@ def say(page: Page, text: str) -> None:
 
 
 def session_id(page: Page) -> str:
+    """The session id the page keeps (one conversation per test, so one stored chat)."""
     stored = page.evaluate(
-        "() => JSON.parse(sessionStorage.getItem('hearth-chat:' + "
-        "(new URLSearchParams(location.search).get('customer') || 'visitor')))"
+        """() => Object.keys(sessionStorage)
+            .filter(key => key.startsWith('hearth-chat:'))
+            .map(key => JSON.parse(sessionStorage.getItem(key)))"""
     )
-    return stored["sessionId"]
+    assert len(stored) == 1, stored
+    return stored[0]["sessionId"]
+
+
+def conversation_id(page: Page) -> str:
+    """The id the server keeps the page's conversation under."""
+    return f"web:{session_id(page)}"
+
+
+def test_a_signed_in_shop_page_greets_its_customer_by_name(page: Page, stack: RunningStack) -> None:
+    token = stack.token("cust-0002")
+    sent = record_sent_messages(page)
+    asked = record_demo_token_requests(page)
+    open_chat(page, stack, token=token)
+    greeting = bot_texts(page)
+    assert greeting[0] in any_welcome_back("Bruno"), greeting
+    assert page.locator("#chat").get_attribute("data-customer-token") == token
+    messages = [m for m in sent if "user_uttered" in m]
+    assert messages, "the greeting was sent"
+    assert all(f'"customer_token":"{token}"' in m for m in messages), messages
+    assert not any("customer_id" in m for m in sent), "the page never claims an id"
+    assert asked == [], "a page with a token asks for no demo token"
+    shot(page, "00-signed-in-page-personal-greeting")
+
+
+def test_the_demo_link_greets_the_demo_customer(page: Page, stack: RunningStack) -> None:
+    asked = record_demo_token_requests(page)
+    sent = record_sent_messages(page)
+    open_chat(page, stack, "cust-0001")
+    assert bot_texts(page)[0] in any_welcome_back("Alice")
+    assert len(asked) == 1 and asked[0].endswith("demo-token?customer=cust-0001"), asked
+    messages = [m for m in sent if "user_uttered" in m]
+    assert messages and all('"customer_token":"' in m for m in messages), messages
+    assert not any("customer_id" in m for m in sent)
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["another-shops-key", "expired", "bare-customer-id", "alg-none"],
+)
+def test_a_page_with_a_forged_token_is_anonymous_whatever_its_link_says(
+    page: Page, stack: RunningStack, forgery: str
+) -> None:
+    token = {
+        "another-shops-key": mint_token(
+            "cust-0001", "another-shops-secret-0123456789abcdef", AUDIENCE
+        ),
+        "expired": stack.token("cust-0001", now=time.time() - 3600),
+        "bare-customer-id": "cust-0001",
+        "alg-none": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJjdXN0LTAwMDEifQ.",
+    }[forgery]
+    asked = record_demo_token_requests(page)
+    open_chat(page, stack, "cust-0001", token=token)
+    wait_for_bot_messages(page, 2)  # the welcome and the question, nothing personal between
+    texts = bot_texts(page)
+    assert texts[0] in variants("utter_welcome"), texts
+    assert texts[1] in variants("utter_greet"), texts
+    assert not any("Alice" in t or "DEMO-" in t for t in texts), "nothing of Alice's is shown"
+    assert asked == [], "the page's own token counts, not the link"
+    shot(page, f"00-forged-token-anonymous-{forgery}")
 
 
 def test_a_known_customer_chats_sees_cards_clicks_gives_feedback_and_reloads(
@@ -142,7 +269,7 @@ def test_a_known_customer_chats_sees_cards_clicks_gives_feedback_and_reloads(
     first.get_by_role("button", name=f"Tell me more about {name}").click()
     expect(page.locator(".from-user .bubble").last).to_have_text(f"Tell me more about {name}")
     expect(page.locator(".from-bot .bubble").last).to_contain_text(name)
-    conversation = session_id(page)
+    conversation = conversation_id(page)
     clicked = query(
         stack,
         "SELECT count(*) FROM interactions WHERE customer_id = 'cust-0001' "
@@ -171,7 +298,7 @@ def test_a_known_customer_chats_sees_cards_clicks_gives_feedback_and_reloads(
     page.reload()
     expect(page.locator("#status")).to_have_text("Online")
     assert page.locator(".message").all_inner_texts() == before, "the history survives"
-    assert session_id(page) == conversation
+    assert conversation_id(page) == conversation
     say(page, "are you a bot?")
     last_bot_text_in(page, "utter_iamabot")
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
@@ -203,14 +330,14 @@ def test_article_answers_carry_a_working_link(page: Page, stack: RunningStack) -
 def test_markup_from_the_customer_or_the_bot_is_shown_as_text(
     page: Page, stack: RunningStack
 ) -> None:
-    # A customer whose stored name is markup: the bot greets them with it, as text.
+    # A signed-in customer whose stored name is markup: the bot greets them with it, as text.
     customer_id = f"cust-x{uuid.uuid4().hex[:6]}"
     db = Database(DatabaseSettings(url=stack.database_url))
     try:
         CustomerRepository(db).upsert(Customer(customer_id, f"{MARKUP_NAME} Smith", None, "France"))
     finally:
         db.close()
-    open_chat(page, stack, customer_id)
+    open_chat(page, stack, token=stack.token(customer_id))
     expect(page.locator(".from-bot .bubble").first).to_contain_text(MARKUP_NAME)
     answered = len(bot_texts(page))
     say(page, MARKUP)

@@ -1,6 +1,7 @@
-"""One running stack for all end-to-end tests: real Rasa and action servers, PostgreSQL and
-Redis, Slack configured against a local recording API. Starting it takes about a minute, so
-it is shared; the test that stops it (marked ``stops_stack``) runs last."""
+"""One running stack for all end-to-end and security tests: real Rasa and action servers,
+PostgreSQL and Redis, Slack configured against a local recording API. Starting it takes about
+a minute, so it is shared (tests/conftest.py registers these fixtures once for all folders);
+the test that stops it (marked ``stops_stack``) runs last."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from stack.services import free_tcp_port
 from stack.training import TrainingPlan
 from tests.conftest import PROJECT_ROOT, Servers, create_database
 from tests.e2e.slack_api import RecordingSlackApi
-from tests.e2e.stack import RECORD_EXP_S, RunningStack, wait_for_status
+from tests.e2e.stack import CUSTOMER_TOKEN_SECRET, RECORD_EXP_S, RunningStack, wait_for_status
 
 SLACK_SIGNING_SECRET = "e2e-signing-secret"
 SLACK_BOT_TOKEN = "xoxb-e2e-token"
+RASA_API_TOKEN = "e2e-rasa-api-token-" + uuid.uuid4().hex
+ACTION_SERVER_TOKEN = "e2e-action-server-token-" + uuid.uuid4().hex
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -58,11 +61,18 @@ def stack(
         "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
         "SLACK_CHANNEL": "",
         "SLACK_API_URL": slack_api.url,
+        "CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET,
+        "RASA_API_TOKEN": RASA_API_TOKEN,
+        "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
+        # Every test request comes from 127.0.0.1: a per-client limit of the default 20 would
+        # let the brute-force test lock the other sign-in tests out. The per-identifier limit
+        # stays at its default, and the per-client one is tested against the store.
+        "SIGN_IN_MAX_FAILURES_PER_CLIENT": "1000",
     }
     log = data_dir / "stack.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stack", "run", "--no-train"],
+            [sys.executable, "-m", "stack", "run", "--no-train", "--demo", "--api"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=out,
@@ -76,6 +86,8 @@ def stack(
         redis_url=redis_url,
         key_prefix=key_prefix,
         log=log,
+        api_token=RASA_API_TOKEN,
+        action_token=ACTION_SERVER_TOKEN,
     )
     try:
         wait_for_status(running)

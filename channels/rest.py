@@ -1,0 +1,91 @@
+"""The REST channel: Rasa's, with identity proven by a bearer token and its own id space.
+
+- The conversation id is ``rest:`` and the caller's ``sender``: a REST caller can never reach
+  a web chat or Slack conversation, nor pass for another channel (Rasa's channel takes
+  ``input_channel`` from the request body; this one does not).
+- The customer is whoever ``Authorization: Bearer <token>`` names, when the token is a valid
+  customer token (``personalization.auth.tokens``). A sender id or metadata proves nothing.
+- A malformed body or sender id is answered with 400 and a reason, before Rasa sees it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa.core.channels.rest import RestInput
+from sanic.exceptions import SanicException
+from sanic.request import Request
+
+from channels.identity import ChannelIdentity
+
+SENDER = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}\Z")
+PREFIX = "rest:"
+
+
+class BadRestRequest(SanicException):
+    status_code = 400
+    quiet = True
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization") or ""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def client_address(request: Request) -> str:
+    """The peer's address; behind a proxy, Sanic's forwarded settings decide what that is."""
+    return str(request.remote_addr or request.ip or "unknown")
+
+
+class RestChannel(RestInput):
+    identity: ChannelIdentity | None = None
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> RestChannel:
+        channel = cls()
+        channel.identity = ChannelIdentity.from_env(cls.name())
+        return channel
+
+    @staticmethod
+    def _body(request: Request) -> dict[str, Any]:
+        try:
+            body = request.json
+        except Exception as exc:  # Sanic raises its own error for a body that is not JSON
+            raise BadRestRequest("the body must be a JSON object") from exc
+        if not isinstance(body, dict):
+            raise BadRestRequest("the body must be a JSON object")
+        return body
+
+    async def _extract_sender(self, req: Request) -> str:
+        sender = self._body(req).get("sender")
+        if not isinstance(sender, str) or not SENDER.match(sender):
+            raise BadRestRequest(
+                "`sender` must be 1 to 128 letters, digits or the characters _ . @ : -"
+            )
+        return PREFIX + sender
+
+    def _extract_message(self, req: Request) -> str:
+        message = self._body(req).get("message")
+        if not isinstance(message, str):
+            raise BadRestRequest("`message` must be a string")
+        return message
+
+    def _extract_input_channel(self, req: Request) -> str:
+        return self.name()
+
+    def get_metadata(self, request: Request) -> dict[str, Any]:
+        identity = self.identity or ChannelIdentity.from_env(self.name())
+        address = client_address(request)
+        return identity.metadata(
+            self._body(request).get("metadata"),
+            channel=self.name(),
+            client=address,
+            address=address,
+            token=bearer_token(request),
+        )

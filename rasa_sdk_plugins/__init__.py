@@ -1,0 +1,73 @@
+"""The action server's door: rasa-sdk loads this package as its plugin (``rasa_sdk.plugin``).
+
+So ``rasa run actions``, ``python -m rasa_sdk`` and the stack's own start all get the same
+guard:
+
+- every call but ``/health`` must carry ``Authorization: Bearer <ACTION_SERVER_TOKEN>``, the
+  secret that ``endpoints.yml`` makes Rasa send; anything else is answered 401. With no
+  secret configured every call is refused, so a forgotten setting fails closed;
+- the server listens on ACTION_LISTEN_HOST (127.0.0.1 unless configured), not on every
+  interface as rasa-sdk would by default;
+- an error is answered with a short message, never with the request body (rasa-sdk's own
+  handler echoes the whole tracker, customer data included, back to the caller and the log).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+from typing import Any
+
+import pluggy
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from personalization.settings import ActionServerSettings
+
+log = logging.getLogger(__name__)
+hookimpl = pluggy.HookimplMarker("rasa_sdk")
+OPEN_PATHS = {"/health"}
+
+
+def authorised(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization") or ""
+    scheme, _, presented = header.partition(" ")
+    return (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), token.encode())
+    )
+
+
+def guard(app: Sanic, settings: ActionServerSettings) -> None:
+    if not settings.token:
+        log.error(
+            "ACTION_SERVER_TOKEN is not set: the action server refuses every call. Set the "
+            "same secret for Rasa (endpoints.yml sends it) and for this server."
+        )
+
+    @app.on_request
+    async def require_secret(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS or authorised(request, settings.token):
+            return None
+        return response.json({"error": "unauthorised"}, status=401)
+
+    @app.exception(Exception)
+    async def quiet_error(request: Request, exception: Exception) -> HTTPResponse:
+        log.error("action server error on %s: %s", request.path, type(exception).__name__)
+        return response.json({"error": "the action failed"}, status=500)
+
+
+class ShopActionServerPlugin:
+    @hookimpl
+    def attach_sanic_app_extensions(self, app: Sanic) -> None:
+        settings = ActionServerSettings.from_env()
+        # rasa-sdk reads SANIC_HOST right after this hook and would default to 0.0.0.0.
+        os.environ["SANIC_HOST"] = settings.listen_host
+        guard(app, settings)
+
+
+def init_hooks(manager: Any) -> None:
+    manager.register(ShopActionServerPlugin())

@@ -1,0 +1,134 @@
+"""`python -m stack.rasa_server --model PATH`: `rasa run` with its HTTP API behind a door.
+
+Rasa's HTTP API reads and rewrites any conversation and loads models (pickles), and Rasa
+checks its token only as a `?token=` query parameter, which lands in access logs. This
+launcher runs Rasa's own `rasa run` with these changes:
+
+- the API is off unless RASA_ENABLE_API=1;
+- with it on, every route outside the channels (`/webhooks/…`, `/socket.io`) needs
+  `Authorization: Bearer <token>`; the token comes from RASA_API_TOKEN or the file named by
+  RASA_API_TOKEN_FILE, never from the command line;
+- it refuses to start with the API on, no token and a non-loopback interface;
+- CORS allows only the server's own origin and RASA_CORS_ORIGINS (channels/origins.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import ipaddress
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.origins import allowed_origins
+from personalization.settings import ConfigurationError, RasaServerSettings
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PREFIXES = ("/webhooks/", "/socket.io")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_public(path: str) -> bool:
+    return path == "/" or path.startswith(PUBLIC_PREFIXES)
+
+
+def bearer_matches(request: Request, token: str) -> bool:
+    scheme, _, presented = (request.headers.get("authorization") or "").partition(" ")
+    return (
+        bool(token)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.strip().encode(), token.encode())
+    )
+
+
+def install_api_guard(app: Sanic, token: str) -> None:
+    """Every non-channel route answers 401 without the token (all of them when it is empty)."""
+
+    @app.on_request
+    async def require_api_token(request: Request) -> HTTPResponse | None:
+        if request.method == "OPTIONS" or is_public(request.path):
+            return None
+        if bearer_matches(request, token):
+            return None
+        return response.json(
+            {"error": "unauthorised", "help": "send Authorization: Bearer <RASA_API_TOKEN>"},
+            status=401,
+        )
+
+
+def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sanic]:
+    def configure(*args: Any, **kwargs: Any) -> Sanic:
+        app = configure_app(*args, **kwargs)
+        install_api_guard(app, token)
+        return app
+
+    return configure
+
+
+def rasa_arguments(args: argparse.Namespace, settings: RasaServerSettings) -> list[str]:
+    argv = [
+        "rasa",
+        "run",
+        "--model",
+        args.model,
+        "--interface",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--endpoints",
+        args.endpoints,
+        "--credentials",
+        args.credentials,
+        "--cors",
+        *allowed_origins(),
+    ]
+    return [*argv, "--enable-api"] if settings.enable_api else argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack.rasa_server", description=__doc__)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--endpoints", default="endpoints.yml")
+    parser.add_argument("--credentials", default="credentials.yml")
+    args = parser.parse_args(argv)
+    try:
+        settings = RasaServerSettings.from_env()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if settings.enable_api and not settings.api_token and not is_loopback(settings.host):
+        print(
+            f"error: refusing to serve Rasa's HTTP API on {settings.host} without a token; "
+            "set RASA_API_TOKEN or RASA_API_TOKEN_FILE, or RASA_ENABLE_API=0",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.enable_api and not settings.api_token:
+        log.warning("Rasa's HTTP API is on without a token: it answers 401 to every call")
+
+    import rasa.__main__
+    import rasa.core.run
+
+    rasa.core.run.configure_app = guarded(rasa.core.run.configure_app, settings.api_token)
+    sys.argv = rasa_arguments(args, settings)
+    rasa.__main__.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

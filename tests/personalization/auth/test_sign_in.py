@@ -1,0 +1,334 @@
+"""The in-chat sign-in against a real PostgreSQL: counted across conversations, locked, audited."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from personalization.auth.proof import opaque
+from personalization.auth.sign_in import Outcome, SignInGuard, SignInResult, record_proof
+from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.privacy import erase_customer
+from personalization.settings import DatabaseSettings, SignInSettings
+from personalization.store import Database, StoreUnavailable
+from personalization.store.customers import CustomerRepository
+
+KEY = b"pseudonym-key-for-sign-in-tests-0123456789"
+RIGHT_ORDER = "DEMO-0001-14"
+
+
+def rows(db: Database, query: str, *params: Any) -> list[dict[str, Any]]:
+    with db.cursor() as cur:
+        cur.execute(query, params)
+        return [dict(r) for r in cur.fetchall()]
+
+
+def attempts(db: Database) -> list[dict[str, Any]]:
+    return rows(db, "SELECT * FROM sign_in_attempts ORDER BY id")
+
+
+def client(n: int | str) -> str:
+    """A client key as the channels make it: a keyed hash of an address."""
+    return opaque(KEY, f"address:198.51.100.{n}")
+
+
+@pytest.fixture
+def shop(db: Database) -> Database:
+    load_demo_customers(CustomerRepository(db))
+    load_demo_shop(db, demo_customers())
+    return db
+
+
+@pytest.fixture
+def email(shop: Database) -> str:
+    found = rows(shop, "SELECT email FROM customers WHERE id = 'cust-0001'")
+    assert found and "@" in found[0]["email"]
+    assert rows(
+        shop, "SELECT 1 FROM orders WHERE id = %s AND customer_id = 'cust-0001'", RIGHT_ORDER
+    ), "the demo shop gives cust-0001 this order"
+    return found[0]["email"].lower()
+
+
+def guard(db: Database, **limits: int) -> SignInGuard:
+    settings = SignInSettings(
+        **{"max_failures_per_identifier": 5, "max_failures_per_client": 20, **limits}
+    )
+    return SignInGuard(db, settings, KEY)
+
+
+def attempt(
+    sign_in: SignInGuard,
+    identifier: str,
+    order: str | None,
+    who: str | None = None,
+    conversation: str = "web:conversation",
+    channel: str = "web",
+) -> SignInResult:
+    return sign_in.attempt(identifier, order, who or client(1), conversation, channel)
+
+
+# --- outcomes ----------------------------------------------------------------------------
+
+
+def test_the_right_email_and_order_sign_in_and_are_audited(shop: Database, email: str) -> None:
+    result = attempt(guard(shop), email, RIGHT_ORDER, conversation="web:abc", channel="web")
+    assert result == SignInResult(Outcome.SUCCESS, "cust-0001")
+    [row] = attempts(shop)
+    assert row["outcome"] == "success"
+    assert row["customer_id"] == "cust-0001"
+    assert row["conversation_id"] == "web:abc"
+    assert row["channel"] == "web"
+    assert row["client_key"] == client(1)
+    assert row["identifier_key"] == opaque(KEY, f"sign-in:{email}")
+    assert row["attempted_at"] is not None
+
+
+def test_a_customer_number_and_a_loosely_typed_order_sign_in_too(shop: Database) -> None:
+    result = attempt(guard(shop), "cust-0001", "demo 0001 14")
+    assert result == SignInResult(Outcome.SUCCESS, "cust-0001")
+
+
+def test_an_unknown_email_fails(shop: Database) -> None:
+    result = attempt(guard(shop), "nobody@example.com", RIGHT_ORDER)
+    assert result == SignInResult(Outcome.FAILURE, None)
+    [row] = attempts(shop)
+    assert row["outcome"] == "failure" and row["customer_id"] is None
+
+
+def test_a_wrong_order_fails(shop: Database, email: str) -> None:
+    sign_in = guard(shop)
+    someone_elses = rows(shop, "SELECT id FROM orders WHERE customer_id = 'cust-0002' LIMIT 1")
+    assert someone_elses
+    for order in (someone_elses[0]["id"], "DEMO-0001-99", "not an order", None, ""):
+        assert attempt(sign_in, email, order) == SignInResult(Outcome.FAILURE, None)
+    assert [r["outcome"] for r in attempts(shop)] == ["failure"] * 5
+    assert all(r["customer_id"] is None for r in attempts(shop))
+
+
+def test_unknown_identifiers_and_wrong_orders_look_the_same(shop: Database, email: str) -> None:
+    sign_in = guard(shop)
+    unknown = attempt(sign_in, "nobody@example.com", RIGHT_ORDER, who=client(1))
+    wrong = attempt(sign_in, email, "DEMO-0001-99", who=client(2))
+    assert unknown == wrong == SignInResult(Outcome.FAILURE, None)
+
+
+# --- limits ------------------------------------------------------------------------------
+
+
+def test_failures_across_conversations_and_clients_lock_the_identifier(
+    shop: Database, email: str
+) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=5)
+    for n in range(5):
+        result = attempt(sign_in, email, f"DEMO-0001-{90 + n}", who=client(n), conversation=f"c{n}")
+        assert result.outcome is Outcome.FAILURE
+    # A new conversation from a new client with the right order is refused all the same.
+    locked = attempt(sign_in, email, RIGHT_ORDER, who=client(99), conversation="fresh")
+    assert locked == SignInResult(Outcome.LOCKED, None)
+    # The identifier's case changes nothing.
+    assert attempt(sign_in, email.upper(), RIGHT_ORDER, who=client(98)).outcome is Outcome.LOCKED
+    outcomes = [(r["outcome"], r["customer_id"]) for r in attempts(shop)]
+    assert outcomes == [("failure", None)] * 5 + [("locked", None)] * 2
+
+
+def test_a_lock_on_one_identifier_leaves_others_alone(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=3)
+    for n in range(3):
+        attempt(sign_in, email, "DEMO-0001-99", who=client(n))
+    assert attempt(sign_in, email, RIGHT_ORDER, who=client(50)).outcome is Outcome.LOCKED
+    other = rows(shop, "SELECT id FROM orders WHERE customer_id = 'cust-0002' LIMIT 1")[0]["id"]
+    result = attempt(sign_in, "bruno.keller@example.com", other, who=client(51))
+    assert result == SignInResult(Outcome.SUCCESS, "cust-0002")
+
+
+def test_a_client_trying_many_identifiers_is_locked(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=100, max_failures_per_client=4)
+    guesser = client(7)
+    for n in range(4):
+        result = attempt(sign_in, f"guess{n}@example.com", RIGHT_ORDER, who=guesser)
+        assert result.outcome is Outcome.FAILURE
+    # Even the right answer, for an identifier this client never got wrong, is refused.
+    assert attempt(sign_in, email, RIGHT_ORDER, who=guesser) == SignInResult(Outcome.LOCKED)
+    # Another client is not affected.
+    assert attempt(sign_in, email, RIGHT_ORDER, who=client(8)).outcome is Outcome.SUCCESS
+
+
+def test_successes_do_not_count_towards_a_lock(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=2, max_failures_per_client=2)
+    for _ in range(5):
+        assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.SUCCESS
+    assert attempt(sign_in, email, "DEMO-0001-99").outcome is Outcome.FAILURE
+    assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.SUCCESS
+
+
+def test_parallel_guesses_cannot_overrun_the_limit(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=5, max_failures_per_client=1000)
+
+    def guess(n: int) -> Outcome:
+        return attempt(sign_in, email, f"DEMO-0001-{50 + n}", who=client(n)).outcome
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(guess, range(24)))
+    assert outcomes.count(Outcome.FAILURE) == 5
+    assert outcomes.count(Outcome.LOCKED) == 19
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=StoreUnavailable,
+    reason="BUG: SignInGuard.attempt calls verified_customer() with the pool while holding a "
+    "connection, so each attempt needs two pooled connections at once",
+)
+def test_an_attempt_needs_only_one_connection(
+    shop: Database, database_url: str, email: str
+) -> None:
+    single = Database(DatabaseSettings(url=database_url, pool_min=1, pool_max=1))
+    try:
+        result = attempt(guard(single), email, RIGHT_ORDER)
+    finally:
+        single.close()
+    assert result == SignInResult(Outcome.SUCCESS, "cust-0001")
+
+
+# --- the window --------------------------------------------------------------------------
+
+
+def lock(sign_in: SignInGuard, email: str, failures: int) -> None:
+    for n in range(failures):
+        attempt(sign_in, email, "DEMO-0001-99", who=client(n))
+    assert attempt(sign_in, email, RIGHT_ORDER, who=client(200)).outcome is Outcome.LOCKED
+
+
+def test_a_right_answer_gets_through_once_the_window_has_passed(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=3)
+    lock(sign_in, email, 3)
+    with shop.cursor() as cur:
+        cur.execute("UPDATE sign_in_attempts SET attempted_at = now() - interval '16 minutes'")
+    assert attempt(sign_in, email, RIGHT_ORDER) == SignInResult(Outcome.SUCCESS, "cust-0001")
+
+
+def test_the_window_is_the_configured_one(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=2, lockout_s=1)
+    lock(sign_in, email, 2)
+    time.sleep(1.2)
+    assert attempt(sign_in, email, RIGHT_ORDER) == SignInResult(Outcome.SUCCESS, "cust-0001")
+
+
+def test_attempts_inside_the_window_still_count(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=3)
+    lock(sign_in, email, 3)
+    with shop.cursor() as cur:
+        cur.execute("UPDATE sign_in_attempts SET attempted_at = now() - interval '14 minutes'")
+    assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.LOCKED
+
+
+def test_only_failures_inside_the_window_count(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=3)
+    for n in range(3):
+        attempt(sign_in, email, "DEMO-0001-99", who=client(n))
+    with shop.cursor() as cur:
+        cur.execute("UPDATE sign_in_attempts SET attempted_at = now() - interval '1 hour'")
+    for n in range(2):
+        assert attempt(sign_in, email, "DEMO-0001-98", who=client(n)).outcome is Outcome.FAILURE
+    assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.SUCCESS
+
+
+# --- the audit ---------------------------------------------------------------------------
+
+
+def test_no_audit_row_holds_the_email(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=2, max_failures_per_client=100)
+    attempt(sign_in, email, RIGHT_ORDER, who=client(1))
+    attempt(sign_in, email.upper(), "DEMO-0001-99", who=client(2))
+    attempt(sign_in, "bruno.keller@example.com", "DEMO-0001-99", who=client(3))
+    attempt(sign_in, "nobody@example.com", None, who=client(4))
+    attempt(sign_in, email, "DEMO-0001-98", who=client(5))
+    attempt(sign_in, email, RIGHT_ORDER, who=client(6))  # locked by now
+    outcomes = {r["outcome"] for r in attempts(shop)}
+    assert outcomes == {"success", "failure", "locked"}
+
+    text_columns = [
+        r["column_name"]
+        for r in rows(
+            shop,
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'sign_in_attempts' AND data_type = 'text'",
+        )
+    ]
+    assert {"identifier_key", "client_key", "conversation_id", "channel"} <= set(text_columns)
+    secrets = [
+        email,
+        email.split("@")[0],
+        "bruno.keller",
+        "nobody",
+        "example.com",
+        "198.51.100",
+        RIGHT_ORDER,
+    ]
+    for row in attempts(shop):
+        for column in text_columns:
+            value = (row[column] or "").lower()
+            for secret in secrets:
+                assert secret.lower() not in value, f"{column} holds {secret!r}"
+
+
+def test_identifier_keys_depend_on_the_secret_key(shop: Database, email: str) -> None:
+    attempt(SignInGuard(shop, SignInSettings(), KEY), email, "DEMO-0001-99")
+    attempt(SignInGuard(shop, SignInSettings(), b"another-key" * 4), email, "DEMO-0001-99")
+    first, second = (r["identifier_key"] for r in attempts(shop))
+    assert first != second
+
+
+# --- proofs and erasure ------------------------------------------------------------------
+
+
+def test_record_proof_keeps_the_proof_beside_the_conversation(shop: Database) -> None:
+    now = time.time()
+    record_proof(shop, "web:conv-1", "cust-0001", "web", "sign_in", now, now + 7200)
+    [row] = rows(
+        shop,
+        "SELECT conversation_id, customer_id, channel, method, "
+        "extract(epoch FROM verified_at)::float AS verified, "
+        "extract(epoch FROM expires_at)::float AS expires FROM identity_proofs",
+    )
+    assert (row["conversation_id"], row["customer_id"], row["channel"], row["method"]) == (
+        "web:conv-1",
+        "cust-0001",
+        "web",
+        "sign_in",
+    )
+    assert row["verified"] == pytest.approx(now, abs=0.01)
+    assert row["expires"] == pytest.approx(now + 7200, abs=0.01)
+
+
+def test_record_proof_of_an_unknown_customer_stores_nothing(shop: Database) -> None:
+    record_proof(shop, "web:conv-1", "cust-9999", "web", "token", time.time(), time.time() + 60)
+    assert rows(shop, "SELECT * FROM identity_proofs") == []
+
+
+def test_erasure_removes_proofs_and_successful_sign_ins(shop: Database, email: str) -> None:
+    now = time.time()
+    sign_in = guard(shop)
+    attempt(sign_in, email, "DEMO-0001-99", conversation="web:conv-1")
+    attempt(sign_in, email, RIGHT_ORDER, conversation="web:conv-1")
+    record_proof(shop, "web:conv-1", "cust-0001", "web", "sign_in", now, now + 7200)
+    record_proof(shop, "rest:only-a-proof", "cust-0001", "rest", "token", now, now + 900)
+    record_proof(shop, "web:someone-else", "cust-0002", "web", "token", now, now + 900)
+    # A conversation platform's event rows, found only through the proof's conversation id.
+    with shop.cursor() as cur:
+        cur.execute("CREATE TABLE events (id serial PRIMARY KEY, sender_id text NOT NULL)")
+        cur.execute("INSERT INTO events (sender_id) VALUES ('rest:only-a-proof'), ('web:other')")
+
+    report = erase_customer(shop, "cust-0001")
+
+    assert report.rows_deleted["identity_proofs"] == 2
+    assert report.rows_deleted["sign_in_attempts"] == 1
+    assert rows(shop, "SELECT customer_id FROM identity_proofs") == [{"customer_id": "cust-0002"}]
+    remaining = attempts(shop)
+    assert [r["outcome"] for r in remaining] == ["failure"]
+    assert all(r["customer_id"] is None for r in remaining)
+    assert rows(shop, "SELECT sender_id FROM events") == [{"sender_id": "web:other"}]
+    assert report.event_rows_deleted == 1
