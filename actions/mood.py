@@ -1,6 +1,8 @@
 """The customer's mood, updated from every message's sentiment and kept in slots.
 
-Rasa runs `action_validate_slot_mappings` after each user message; its `extract_mood` folds the
+Rasa runs `action_validate_slot_mappings` after each user message. Its `extract_identity_proof`
+lets a message that proves another customer re-point the conversation (actions/session.py);
+its `extract_mood` folds the
 sentiment the NLU pipeline put in the parse data into a decayed mood with a trend
 (`personalization.sentiment.mood.Mood`). For customers who allow it the score is also stored,
 so the engine can learn from conversations. Button clicks carry no text, hence no sentiment.
@@ -18,6 +20,7 @@ from rasa_sdk.forms import ValidationAction
 from actions import personalization_client
 from actions.conversation import mood_may_be_used, personal_customer
 from actions.handoff import offer_human
+from actions.session import proof_from_latest_message
 from personalization.sentiment.mood import Mood
 from personalization.support.conversation_log import record_message_sentiment
 from personalization.support.escalation import (
@@ -45,6 +48,13 @@ class ActionValidateSlotMappings(ValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         return await self.get_extraction_events(dispatcher, tracker, domain)
+
+    async def extract_identity_proof(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Before the mood: a message that proves another customer re-points the conversation
+        (``identity_proof`` comes first in the domain, so later extractions see it)."""
+        return await proof_from_latest_message(tracker)
 
     async def extract_mood(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

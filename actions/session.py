@@ -16,7 +16,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import PROOF_SLOT
+from actions.conversation import PROOF_SLOT, identity_proof, message_identity
 from personalization.auth.proof import IdentityProof, MessageIdentity
 from personalization.auth.sign_in import record_proof as store_proof
 from personalization.profile import OpenOrder
@@ -72,6 +72,30 @@ def session_proof(tracker: Tracker) -> IdentityProof | None:
     if message is None:
         return None
     return IdentityProof.from_message(message, IdentitySettings.from_env().proof_ttl_s)
+
+
+async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
+    """Slots for a customer the latest message proves, when that is not who the conversation
+    is with: a token shown after an anonymous start, or another customer at the same browser.
+
+    Run after every message (``action_validate_slot_mappings``); nothing changes while the
+    message proves nobody or the same customer.
+    """
+    message = message_identity(tracker)
+    if message is None or message.customer_id is None:
+        return {}
+    current = identity_proof(tracker)
+    if current is not None and current.customer_id == message.customer_id:
+        return {}
+    proof = IdentityProof.from_message(message, IdentitySettings.from_env().proof_ttl_s)
+    context = await personalization_client.fetch_context(message.customer_id) if proof else None
+    if proof is None or context is None:
+        return {}
+    await record_proof(tracker, proof)
+    slots: dict[str, Any] = {**context.as_slots(), PROOF_SLOT: proof.as_slot()}
+    if context.personalization_allowed:
+        slots["response_style"] = await choose_style(context.segment, context.tone)
+    return slots
 
 
 def proof_is_private(tracker: Tracker) -> bool:

@@ -52,9 +52,11 @@ class RunningStack:
     api_token: str = ""
     action_token: str = ""
 
-    def token(self, customer_id: str, ttl_s: int = 900, **overrides: object) -> str:
+    def token(
+        self, customer_id: str, ttl_s: int = 900, audience: str = AUDIENCE, **overrides: object
+    ) -> str:
         """A customer token as the shop's backend mints it (claims can be overridden)."""
-        return mint_token(customer_id, CUSTOMER_TOKEN_SECRET, AUDIENCE, ttl_s=ttl_s, **overrides)
+        return mint_token(customer_id, CUSTOMER_TOKEN_SECRET, audience, ttl_s=ttl_s, **overrides)
 
     def say(
         self,

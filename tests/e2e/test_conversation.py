@@ -200,7 +200,7 @@ def test_an_angry_billing_complaint_ends_in_a_ticket(stack: RunningStack) -> Non
     [(reason, priority, summary)] = query(
         stack,
         "SELECT reason, priority, summary FROM support_tickets WHERE conversation_id = %s",
-        sender,
+        conversation_id(sender),
     )
     assert reason in ("billing_distress", "worsening_mood")
     assert priority in ("high", "urgent")

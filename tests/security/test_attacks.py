@@ -47,8 +47,9 @@ def assert_anonymous_welcome(texts: list[str]) -> None:
 
 def test_a_sender_id_that_names_a_customer_proves_nothing(stack: RunningStack) -> None:
     assert_anonymous_welcome(stack.texts("cust-0002", "hi", token=VISITOR))
-    replies = stack.texts("cust-0002", "where is my order?", token=VISITOR)
+    replies = stack.texts("cust-0002", "where is my order DEMO-0002-01?", token=VISITOR)
     assert any(t in variants("utter_identify_first") for t in replies), replies
+    assert not any("DEMO-0002-01" in t for t in replies), replies
 
 
 def test_unsigned_metadata_and_a_forged_identity_block_prove_nothing(stack: RunningStack) -> None:
@@ -139,7 +140,11 @@ def test_rest_cannot_continue_a_slack_conversation(
     assert any(e.get("name") == "identity_proof" and e.get("value") for e in before)
 
     for sender in (slack_id, f"{user}_{channel}", user):
-        body = {"sender": sender, "message": "where is my order?", "input_channel": "slack"}
+        body = {
+            "sender": sender,
+            "message": "where is my order DEMO-0001-14?",
+            "input_channel": "slack",
+        }
         reply = requests.post(f"{stack.base_url}/webhooks/rest/webhook", json=body, timeout=30)
         texts = [m.get("text", "") for m in reply.json()]
         assert any(t in variants("utter_identify_first") for t in texts), (sender, texts)
@@ -292,19 +297,22 @@ def sign_in(stack: RunningStack, identifier: str, order: str) -> list[str]:
 def test_sign_in_is_locked_after_failures_spread_over_new_conversations(
     stack: RunningStack,
 ) -> None:
-    [(email, right_order)] = query(
+    # A customer no other test signs in as (the lock-out lasts 15 minutes).
+    [(customer, email, right_order)] = query(
         stack,
-        "SELECT c.email, max(o.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
-        "WHERE c.id = 'cust-0005' GROUP BY c.email",
+        "SELECT c.id, c.email, max(o.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
+        "WHERE c.email IS NOT NULL AND c.id > 'cust-0030' "
+        "GROUP BY c.id, c.email ORDER BY c.id LIMIT 1",
     )
     outcomes = []
     for attempt in range(20):  # twenty new sender ids, one guess each
-        order = right_order if attempt >= 10 else f"DEMO-0005-{90 + attempt}"
+        order = right_order if attempt >= 10 else f"DEMO-0099-{attempt:02d}"
         outcomes.append(sign_in(stack, email, order))
     failed, locked = variants("utter_identify_failed"), variants("utter_identify_locked")
     assert all(texts[-1] in failed for texts in outcomes[:5]), outcomes[:5]
     assert all(texts[-1] in locked for texts in outcomes[5:]), outcomes[5:]
-    assert not any(t in any_welcome_back(email.split(".")[0].title()) for o in outcomes for t in o)
+    signed_in = "SELECT count(*) FROM identity_proofs WHERE customer_id = %s AND method = 'sign_in'"
+    assert query(stack, signed_in, customer) == [(0,)], "the right answer came too late"
     audit = query(
         stack,
         "SELECT outcome, count(*) FROM sign_in_attempts WHERE conversation_id LIKE 'rest:probe-%%' "
@@ -329,7 +337,7 @@ def test_the_in_chat_sign_in_works_for_the_right_details(stack: RunningStack) ->
     [(email, order)] = query(
         stack,
         "SELECT c.email, max(o.id) FROM customers c JOIN orders o ON o.customer_id = c.id "
-        "WHERE c.id = 'cust-0004' GROUP BY c.email",
+        "WHERE c.id = 'cust-0004' GROUP BY c.id, c.email",
     )
     texts = sign_in(stack, email, order)
     assert texts[0] in any_welcome_back("Dev"), texts
