@@ -7,6 +7,7 @@ as a production PostgreSQL and Redis would be.
 
 from __future__ import annotations
 
+import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -34,6 +35,13 @@ class Servers:
 
     def database_url(self, name: str) -> str:
         return self.admin_url.replace("/postgres?", f"/{name}?")
+
+
+@pytest.fixture(autouse=True)
+def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key every deployment has (`make env` creates one); tests that need it unset say so."""
+    if not os.environ.get("PSEUDONYM_KEY"):
+        monkeypatch.setenv("PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from personalization.auth.sign_in import Outcome, SignInGuard, SignInResult, rec
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
 from personalization.privacy import erase_customer
 from personalization.settings import DatabaseSettings, SignInSettings
-from personalization.store import Database, StoreUnavailable
+from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 
 KEY = b"pseudonym-key-for-sign-in-tests-0123456789"
@@ -82,7 +82,7 @@ def test_the_right_email_and_order_sign_in_and_are_audited(shop: Database, email
     assert row["conversation_id"] == "web:abc"
     assert row["channel"] == "web"
     assert row["client_key"] == client(1)
-    assert row["identifier_key"] == opaque(KEY, f"sign-in:{email}")
+    assert row["identifier_key"] == opaque(KEY, "sign-in:cust-0001")  # counted per customer
     assert row["attempted_at"] is not None
 
 
@@ -176,12 +176,6 @@ def test_parallel_guesses_cannot_overrun_the_limit(shop: Database, email: str) -
     assert outcomes.count(Outcome.LOCKED) == 19
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StoreUnavailable,
-    reason="BUG: SignInGuard.attempt calls verified_customer() with the pool while holding a "
-    "connection, so each attempt needs two pooled connections at once",
-)
 def test_an_attempt_needs_only_one_connection(
     shop: Database, database_url: str, email: str
 ) -> None:
@@ -332,3 +326,27 @@ def test_erasure_removes_proofs_and_successful_sign_ins(shop: Database, email: s
     assert all(r["customer_id"] is None for r in remaining)
     assert rows(shop, "SELECT sender_id FROM events") == [{"sender_id": "web:other"}]
     assert report.event_rows_deleted == 1
+
+
+def test_an_email_and_a_customer_number_share_one_budget(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=4, max_failures_per_client=1000)
+    for n in range(2):
+        assert attempt(sign_in, email, "DEMO-0001-99", who=client(n)).outcome is Outcome.FAILURE
+        assert (
+            attempt(sign_in, "cust-0001", "DEMO-0001-98", who=client(10 + n)).outcome
+            is Outcome.FAILURE
+        )
+    assert attempt(sign_in, "cust-0001", RIGHT_ORDER, who=client(99)).outcome is Outcome.LOCKED
+
+
+def test_refused_attempts_do_not_extend_a_lock_out(shop: Database, email: str) -> None:
+    sign_in = guard(shop, max_failures_per_identifier=2, max_failures_per_client=1000)
+    lock(sign_in, email, 2)
+    for n in range(5):
+        assert attempt(sign_in, email, RIGHT_ORDER, who=client(300 + n)).outcome is Outcome.LOCKED
+    with shop.cursor() as cur:  # the failures age out of the window; the refusals do not count
+        cur.execute(
+            "UPDATE sign_in_attempts SET attempted_at = now() - interval '1 hour' "
+            "WHERE outcome = 'failure'"
+        )
+    assert attempt(sign_in, email, RIGHT_ORDER, who=client(400)).outcome is Outcome.SUCCESS
