@@ -3,6 +3,12 @@
 // Every piece of text, the customer's or the bot's, is put on the page with textContent or
 // as a text node, never as HTML. Links are made from http(s) URLs with createElement, so a
 // message can never run script. The server's Content-Security-Policy backs this up.
+//
+// Who the customer is, the server decides from a customer token (a JWT signed by the shop's
+// backend), sent as metadata.customer_token with every message. The signed-in shop page
+// renders it into data-customer-token. For the local demo, ?customer=cust-0001 asks the
+// server's demo-token route for one; that only answers in demo mode, and otherwise the
+// visitor is anonymous. The page never sends a customer id: a claimed id proves nothing.
 (function () {
   "use strict";
 
@@ -14,13 +20,71 @@
   var statusLine = document.getElementById("status");
   var newChat = document.getElementById("new-chat");
 
-  var params = new URLSearchParams(window.location.search);
-  var customerId = (root.dataset.customerId || params.get("customer") || "").trim() || null;
-  var storeKey = "hearth-chat:" + (customerId || "visitor");
   var MAX_ENTRIES = 200;
   var TYPING_TIMEOUT_MS = 20000;
+  var TOKEN_TIMEOUT_MS = 10000;
   var GREETING_PAYLOAD = "/greet";
   var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
+  var CUSTOMER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+  var params = new URLSearchParams(window.location.search);
+  var pageToken = (root.dataset.customerToken || "").trim() || null;
+  var demoCustomer = (params.get("customer") || "").trim() || null;
+  var storeKey =
+    "hearth-chat:" + (pageToken ? tokenStoreName(pageToken) : demoCustomer || "visitor");
+  // Every message waits for this, so even the greeting goes out with the token, if any.
+  var customerToken = pageToken ? Promise.resolve(pageToken) : demoToken(demoCustomer);
+
+  // Keeps each customer's conversation apart in sessionStorage, and the same across the fresh
+  // tokens a shop page gets on each load: the token's subject, read without checking it. This
+  // is only a storage name; the server checks the token itself. A token that cannot be read
+  // gets a short hash, never the token itself.
+  function tokenStoreName(token) {
+    try {
+      var part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      var subject = JSON.parse(window.atob(part + "===".slice((part.length + 3) % 4))).sub;
+      if (typeof subject === "string" && CUSTOMER_ID.test(subject)) {
+        return subject;
+      }
+    } catch (error) {
+      // Not a readable JWT: the hash below names it.
+    }
+    var hash = 0x811c9dc5; // FNV-1a, 32 bits
+    for (var i = 0; i < token.length; i++) {
+      hash ^= token.charCodeAt(i);
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    return "token-" + hash.toString(16);
+  }
+
+  // The local demo's token for ?customer=…: null (anonymous) when demo mode is off (404),
+  // the id is refused (400), the request fails, or it takes too long.
+  function demoToken(customer) {
+    if (!customer || !CUSTOMER_ID.test(customer) || !window.fetch) {
+      return Promise.resolve(null);
+    }
+    var request = window
+      .fetch("demo-token?customer=" + encodeURIComponent(customer), {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "application/json" },
+      })
+      .then(function (reply) {
+        return reply.ok ? reply.json() : null;
+      })
+      .then(function (body) {
+        return body && typeof body.token === "string" && body.token ? body.token : null;
+      })
+      .catch(function () {
+        return null;
+      });
+    var timeout = new Promise(function (resolve) {
+      window.setTimeout(function () {
+        resolve(null);
+      }, TOKEN_TIMEOUT_MS);
+    });
+    return Promise.race([request, timeout]);
+  }
 
   var state = load();
   var typingTimer = null;
@@ -215,13 +279,17 @@
 
   var socket = window.io({ path: "/socket.io", transports: ["websocket", "polling"] });
 
+  // Messages leave in the order they were written: each waits on the same settled promise.
   function emitMessage(payload) {
-    socket.emit("user_uttered", {
-      message: payload,
-      session_id: state.sessionId,
-      metadata: customerId ? { customer_id: customerId } : {},
-    });
+    var sessionId = state.sessionId;
     showTyping(true);
+    customerToken.then(function (token) {
+      socket.emit("user_uttered", {
+        message: payload,
+        session_id: sessionId,
+        metadata: token ? { customer_token: token } : {},
+      });
+    });
   }
 
   function send(shown, payload) {
