@@ -23,9 +23,9 @@ from actions.conversation import (
     typed_answer,
 )
 from actions.orders import order_number_or_complain
-from actions.session import choose_style, record_proof, welcome_response
+from actions.session import choose_style, proof_ttl_s, record_proof, welcome_response
 from personalization.auth.proof import IdentityProof
-from personalization.auth.sign_in import Outcome, SignInGuard
+from personalization.auth.sign_in import Outcome, SignInGuard, SignInResult
 from personalization.settings import IdentitySettings, SignInSettings
 from personalization.support.identity import normalise_identifier
 
@@ -93,17 +93,18 @@ class ActionIdentifyCustomer(Action):
         if not identity or message is None:
             dispatcher.utter_message(response="utter_identify_failed")
             return clear
-        settings = IdentitySettings.from_env()
-        guard = SignInGuard(
-            personalization_client.database(), SignInSettings.from_env(), settings.binding_key
-        )
-        result = await personalization_client.call(
-            "sign-in",
-            lambda: guard.attempt(
+
+        def attempt() -> SignInResult:
+            guard = SignInGuard(
+                personalization_client.database(),
+                SignInSettings.from_env(),
+                IdentitySettings.from_env().binding_key,
+            )
+            return guard.attempt(
                 identity, order, message.address, tracker.sender_id, message.channel
-            ),
-            None,
-        )
+            )
+
+        result = await personalization_client.call("sign-in", attempt, None)
         if result is None:
             dispatcher.utter_message(response="utter_identify_unavailable")
             return clear
@@ -118,7 +119,7 @@ class ActionIdentifyCustomer(Action):
         if context is None:
             dispatcher.utter_message(response="utter_identify_failed")
             return clear
-        proof = IdentityProof.signed_in(context.customer_id, message, settings.proof_ttl_s)
+        proof = IdentityProof.signed_in(context.customer_id, message, proof_ttl_s())
         await record_proof(tracker, proof)
         events = [
             *clear,

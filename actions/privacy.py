@@ -19,7 +19,7 @@ from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import personalization_client
-from actions.conversation import known_customer, refuse_unless_private
+from actions.conversation import PROOF_SLOT, known_customer, refuse_unless_private
 from actions.orders import IDENTIFY_BUTTON
 from actions.session import PROFILE_SLOTS
 from personalization.privacy import (
@@ -103,7 +103,7 @@ class ActionOptOut(CustomerDataAction):
         if not await personalization_client.call("opt-out", work, False):
             return unavailable(dispatcher)
         dispatcher.utter_message(response="utter_opted_out")
-        keep = {"customer_id", "customer_known"}
+        keep = {"customer_id", "customer_known", PROOF_SLOT}  # opted out, still signed in
         return [SlotSet(name, None) for name in PROFILE_SLOTS if name not in keep] + [
             SlotSet("personalization_allowed", False),
             SlotSet("mood", None),

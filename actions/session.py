@@ -20,10 +20,11 @@ from actions.conversation import PROOF_SLOT, identity_proof, message_identity
 from personalization.auth.proof import IdentityProof, MessageIdentity
 from personalization.auth.sign_in import record_proof as store_proof
 from personalization.profile import OpenOrder
-from personalization.settings import IdentitySettings
+from personalization.settings import ConfigurationError, IdentitySettings
 from personalization.support.bandit import StyleBandit
 
 log = logging.getLogger(__name__)
+DEFAULT_TTL_S = IdentitySettings.proof_ttl_s
 
 PROFILE_SLOTS = (
     "identity_proof",
@@ -71,7 +72,17 @@ def session_proof(tracker: Tracker) -> IdentityProof | None:
     message = MessageIdentity.from_metadata(tracker.get_slot("session_started_metadata"))
     if message is None:
         return None
-    return IdentityProof.from_message(message, IdentitySettings.from_env().proof_ttl_s)
+    return IdentityProof.from_message(message, proof_ttl_s())
+
+
+def proof_ttl_s() -> float:
+    """How long a proof holds; the default when the settings cannot be read, so a bad
+    setting costs no conversation (the channels, which need the key, refuse to start)."""
+    try:
+        return IdentitySettings.from_env().proof_ttl_s
+    except ConfigurationError as exc:
+        log.warning("identity settings unreadable (%s); proofs hold %d s", exc, DEFAULT_TTL_S)
+        return DEFAULT_TTL_S
 
 
 async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
@@ -87,7 +98,7 @@ async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
     current = identity_proof(tracker)
     if current is not None and current.customer_id == message.customer_id:
         return {}
-    proof = IdentityProof.from_message(message, IdentitySettings.from_env().proof_ttl_s)
+    proof = IdentityProof.from_message(message, proof_ttl_s())
     context = await personalization_client.fetch_context(message.customer_id) if proof else None
     if proof is None or context is None:
         return {}

@@ -68,6 +68,16 @@ _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
         "WHERE o.customer_id = %(id)s GROUP BY o.id ORDER BY o.ordered_at",
     ),
     (
+        "identity_proofs",
+        "SELECT conversation_id, channel, method, verified_at, expires_at "
+        "FROM identity_proofs WHERE customer_id = %(id)s ORDER BY verified_at",
+    ),
+    (
+        "sign_ins",
+        "SELECT conversation_id, channel, outcome, attempted_at "
+        "FROM sign_in_attempts WHERE customer_id = %(id)s ORDER BY attempted_at",
+    ),
+    (
         "returns",
         "SELECT invoice_id, stock_code, quantity, unit_price, returned_at, reason "
         "FROM returns WHERE customer_id = %(id)s ORDER BY returned_at",

@@ -70,7 +70,14 @@ def _shell_token(customer: str) -> str:
     secret = settings.secret or environment.local_secret(
         environment.data_dir(os.environ), "customer-token.secret"
     )
-    return mint_token(customer, secret, settings.audience, ttl_s=settings.max_lifetime_s)
+    return mint_token(
+        customer,
+        secret,
+        settings.audience,
+        ttl_s=settings.max_lifetime_s,
+        algorithm=settings.algorithm,
+        issuer=settings.issuer,
+    )
 
 
 def _up() -> StackEnvironment:

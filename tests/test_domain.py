@@ -63,3 +63,41 @@ def test_every_response_is_used_somewhere() -> None:
 
 def test_every_response_used_in_stories_and_rules_exists() -> None:
     assert responses_in_stories_and_rules() <= domain_responses()
+
+
+def domain() -> dict:
+    return yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+
+
+def test_who_the_customer_is_can_only_be_set_by_actions() -> None:
+    """No message fills an identity or consent slot: their only mapping is custom (actions)."""
+    from actions.session import PROFILE_SLOTS
+
+    slots = domain()["slots"]
+    for name in PROFILE_SLOTS:
+        assert name in slots, name
+        mappings = slots[name].get("mappings") or []
+        assert [m["type"] for m in mappings] == ["custom"], name
+        assert slots[name].get("influence_conversation") is False, name
+
+
+def test_the_proof_is_the_first_slot_so_later_extractions_see_it() -> None:
+    assert next(iter(domain()["slots"])) == "identity_proof"
+    assert domain()["slots"]["identity_proof"]["type"] == "any"
+
+
+def test_unknown_consent_starts_as_no_consent() -> None:
+    slot = domain()["slots"]["personalization_allowed"]
+    assert slot.get("initial_value") is None, "personal only once the store said yes"
+    assert domain()["slots"]["customer_known"].get("initial_value") is False
+
+
+def test_the_counter_of_the_old_sign_in_is_gone() -> None:
+    assert "identify_attempts" not in domain()["slots"]
+
+
+def test_what_a_shared_channel_is_told_holds_no_personal_data() -> None:
+    responses = domain()["responses"]
+    for name in ("utter_continue_in_direct_message", "utter_identify_unavailable"):
+        for variant in responses[name]:
+            assert "{" not in variant["text"], f"{name} fills in nothing about the customer"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from rasa_sdk import Action
 
+from actions import personalization_client
 from actions.billing import ActionBillingHelp
 from actions.handoff import ActionHandoff
 from actions.help_articles import ActionSuggestArticles
@@ -32,8 +33,8 @@ CASES: list[tuple[Action, dict[str, Any], str]] = [
     (ActionAnswerYesNo(), {"pending_question": "erase"}, "utter_privacy_unavailable"),
     (
         ActionIdentifyCustomer(),
-        {"customer_known": False, "identity": "a@b.example", "verification_order": "536365"},
-        "utter_identify_failed",
+        {"who": "anonymous", "identity": "a@b.example", "verification_order": "536365"},
+        "utter_identify_unavailable",
     ),
 ]
 
@@ -47,3 +48,28 @@ def test_every_journey_degrades_to_a_generic_answer(
     tracker = journey_tracker("can you help?", "affirm", **slots)
     result = run_action(action, tracker, domain)
     assert expected in responses(result)
+
+
+def test_a_sign_in_without_the_store_is_not_counted_as_a_failure(domain: dict[str, Any]) -> None:
+    """The visitor is told to come back later, not that their details are wrong."""
+    tracker = journey_tracker(
+        "a@b.example", "inform", who="anonymous", identity="a@b.example", verification_order="1"
+    )
+    result = run_action(ActionIdentifyCustomer(), tracker, domain)
+    assert responses(result) == ["utter_identify_unavailable"]
+    assert {e["name"]: e["value"] for e in result.events} == {
+        "identity": None,
+        "verification_order": None,
+    }
+
+
+def test_a_sign_in_without_a_configured_store_degrades_too(
+    domain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    personalization_client.reset()
+    tracker = journey_tracker(
+        "a@b.example", "inform", who="anonymous", identity="a@b.example", verification_order="1"
+    )
+    result = run_action(ActionIdentifyCustomer(), tracker, domain)
+    assert responses(result) == ["utter_identify_unavailable"]

@@ -6,14 +6,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jwt
+import pytest
+
+from personalization.auth.tokens import CustomerTokenVerifier
 from tests.conftest import PROJECT_ROOT
+
+TOKEN_SECRET = "customer-token-secret-for-cli-tests-0123456789"
+AUDIENCE = "hearth-home-support"
 
 
 def run_cli(
     *args: str, database_url: str | None, timeout: int = 60, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
     dropped = ("DATABASE_URL", "PSEUDONYM_KEY", "REDIS_URL")
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in dropped and not k.startswith("CUSTOMER_TOKEN_")
+    }
     env.update(extra_env)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
@@ -116,3 +127,61 @@ def test_export_and_erase_from_the_command_line(database_url: str, tmp_path: Pat
 
     again = run_cli("export", "cust-0002", database_url=database_url)
     assert again.returncode == 1 and "no customer cust-0002" in again.stderr
+
+
+def test_token_prints_a_customer_token_the_channels_accept() -> None:
+    result = run_cli("token", "cust-0001", database_url=None, CUSTOMER_TOKEN_SECRET=TOKEN_SECRET)
+    assert result.returncode == 0, result.stderr
+    [token] = result.stdout.split()
+    verified = CustomerTokenVerifier(TOKEN_SECRET, "HS256", AUDIENCE).verify(token)
+    assert verified.customer_id == "cust-0001"
+    assert verified.expires_at - verified.issued_at == 900, "15 minutes unless asked"
+    assert TOKEN_SECRET not in result.stdout + result.stderr
+
+
+def test_token_lifetime_is_capped_at_what_the_channels_accept() -> None:
+    short = run_cli(
+        "token", "cust-0002", "--ttl", "60", database_url=None, CUSTOMER_TOKEN_SECRET=TOKEN_SECRET
+    )
+    claims = jwt.decode(short.stdout.strip(), TOKEN_SECRET, ["HS256"], audience=AUDIENCE)
+    assert (claims["sub"], claims["exp"] - claims["iat"]) == ("cust-0002", 60)
+    long = run_cli(
+        "token",
+        "cust-0002",
+        "--ttl",
+        "86400",
+        database_url=None,
+        CUSTOMER_TOKEN_SECRET=TOKEN_SECRET,
+        CUSTOMER_TOKEN_MAX_LIFETIME_S="1800",
+    )
+    claims = jwt.decode(long.stdout.strip(), TOKEN_SECRET, ["HS256"], audience=AUDIENCE)
+    assert claims["exp"] - claims["iat"] == 1800
+
+
+def test_token_names_the_configured_audience_and_issuer() -> None:
+    result = run_cli(
+        "token",
+        "cust-0003",
+        database_url=None,
+        CUSTOMER_TOKEN_SECRET=TOKEN_SECRET,
+        CUSTOMER_TOKEN_AUDIENCE="shop-support",
+        CUSTOMER_TOKEN_ISSUER="https://shop.example.com",
+    )
+    verifier = CustomerTokenVerifier(
+        TOKEN_SECRET, "HS256", "shop-support", issuer="https://shop.example.com"
+    )
+    assert verifier.verify(result.stdout.strip()).customer_id == "cust-0003"
+
+
+def test_token_without_a_secret_fails_with_exit_1() -> None:
+    result = run_cli("token", "cust-0001", database_url=None)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "CUSTOMER_TOKEN_SECRET" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("customer", ["not a customer", "cust-0001\nsub", "x" * 65, ""])
+def test_token_refuses_what_is_not_a_customer_id(customer: str) -> None:
+    result = run_cli("token", customer, database_url=None, CUSTOMER_TOKEN_SECRET=TOKEN_SECRET)
+    assert result.returncode == 1
+    assert result.stdout == "" and "not a customer id" in result.stderr

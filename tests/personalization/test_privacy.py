@@ -169,3 +169,71 @@ def test_erasing_an_unknown_customer_is_an_error_and_changes_nothing(db: Databas
     with db.cursor() as cur:
         cur.execute("SELECT count(*) AS n FROM consent_audit")
         assert cur.fetchone()["n"] == 0
+
+
+def seed_identity(db: Database, customer_id: str) -> None:
+    """Proofs and sign-ins of the customer, each in a conversation nothing else names."""
+    with db.cursor() as cur:
+        cur.execute(
+            "INSERT INTO identity_proofs (conversation_id, customer_id, channel, method, "
+            "verified_at, expires_at) VALUES (%s, %s, 'rest', 'token', %s, %s)",
+            ("rest:by-token", customer_id, WHEN, WHEN),
+        )
+        cur.execute(
+            "INSERT INTO identity_proofs (conversation_id, customer_id, channel, method, "
+            "verified_at, expires_at) VALUES (%s, %s, 'web', 'sign_in', %s, %s)",
+            ("web-signed-in", customer_id, WHEN, WHEN),
+        )
+        attempt = (
+            "INSERT INTO sign_in_attempts (identifier_key, client_key, conversation_id, "
+            "channel, outcome, customer_id) VALUES ('k-ident', 'k-client', %s, 'slack', %s, %s)"
+        )
+        cur.execute(attempt, ("slack:D1:U1", "success", customer_id))
+        # A failure names nobody: its conversation is not the customer's to erase.
+        cur.execute(attempt, ("stranger-guessing", "failure", None))
+        for sender in ("rest:by-token", "web-signed-in", "slack:D1:U1", "stranger-guessing"):
+            cur.execute(
+                "INSERT INTO events (sender_id, data) VALUES (%s, %s)",
+                (sender, json.dumps({"event": "user", "text": "it's me"})),
+            )
+
+
+IDENTITY_CONVERSATIONS = ("rest:by-token", "web-signed-in", "slack:D1:U1")
+
+
+def test_erasure_finds_conversations_through_proofs_and_sign_ins(
+    db: Database, servers: Servers, redis_client: redis.Redis
+) -> None:
+    seed_everything(db, "cust-x2", "conv-x2")
+    seed_identity(db, "cust-x2")
+    store = ConversationStore(servers.redis_url, key_prefix="privacyidentity")
+    for conversation in (*IDENTITY_CONVERSATIONS, "stranger-guessing"):
+        redis_client.set(store.key(conversation), "{}")
+
+    report = erase_customer(db, "cust-x2", store)
+
+    assert report.conversations == 2 + len(IDENTITY_CONVERSATIONS)
+    assert report.redis_keys_deleted == len(IDENTITY_CONVERSATIONS)
+    assert report.event_rows_deleted == 2 + len(IDENTITY_CONVERSATIONS)
+    assert report.rows_deleted["identity_proofs"] == 2
+    assert report.rows_deleted["sign_in_attempts"] == 1
+    for conversation in IDENTITY_CONVERSATIONS:
+        assert redis_client.exists(store.key(conversation)) == 0, conversation
+    assert redis_client.exists(store.key("stranger-guessing")) == 1
+    with db.cursor() as cur:
+        cur.execute("SELECT sender_id FROM events ORDER BY sender_id")
+        assert [r["sender_id"] for r in cur.fetchall()] == ["someone-else", "stranger-guessing"]
+        cur.execute("SELECT count(*) AS n FROM identity_proofs")
+        assert cur.fetchone()["n"] == 0
+        cur.execute("SELECT conversation_id, customer_id FROM sign_in_attempts")
+        assert [dict(r) for r in cur.fetchall()] == [
+            {"conversation_id": "stranger-guessing", "customer_id": None}
+        ]
+
+
+def test_export_includes_how_the_customer_was_identified(db: Database) -> None:
+    seed_everything(db, "cust-e2", "conv-e2")
+    seed_identity(db, "cust-e2")
+    exported = json.dumps(export_customer(db, "cust-e2"))
+    for conversation in IDENTITY_CONVERSATIONS:
+        assert conversation in exported, conversation

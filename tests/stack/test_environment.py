@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import pytest
 
+from personalization.settings import RasaServerSettings
 from stack import environment
 from stack.environment import StackConfigError
 from tests.conftest import Servers
@@ -88,17 +91,107 @@ def test_exports_quote_values_for_the_shell() -> None:
     assert env.exports() == "export A=plain\nexport B='has space'"
 
 
-def test_a_local_pseudonym_key_is_created_once_and_kept_private(
-    servers: Servers, tmp_path: Path
-) -> None:
-    environ = {
+def configured(servers: Servers, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
         "DATABASE_URL": servers.database_url("x"),
         "REDIS_URL": servers.redis_url,
         "STACK_DATA_DIR": str(tmp_path),
+        **extra,
     }
-    first = environment.resolve(environ).values["PSEUDONYM_KEY"]
-    assert len(first) == 64
-    assert environment.resolve(environ).values["PSEUDONYM_KEY"] == first
-    assert (tmp_path / "pseudonym.key").stat().st_mode & 0o077 == 0
-    configured = environment.resolve({**environ, "PSEUDONYM_KEY": "from-the-secret-store"})
-    assert configured.values["PSEUDONYM_KEY"] == "from-the-secret-store"
+
+
+# The secrets the stack makes for a local installation, and the files that keep them.
+LOCAL_SECRETS = {
+    "PSEUDONYM_KEY": "pseudonym.key",
+    "ACTION_SERVER_TOKEN": "action-server.token",
+    "CUSTOMER_TOKEN_SECRET": "customer-token.secret",
+}
+
+
+def private(path: Path) -> bool:
+    return path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("name", "file"), LOCAL_SECRETS.items())
+def test_each_local_secret_is_created_once_and_kept_private(
+    servers: Servers, tmp_path: Path, name: str, file: str
+) -> None:
+    environ = configured(servers, tmp_path)
+    first = environment.resolve(environ).values[name]
+    assert re.fullmatch(r"[0-9a-f]{64}", first), "32 random bytes"
+    assert (tmp_path / file).read_text() == first
+    assert private(tmp_path / file)
+    assert environment.resolve(environ).values[name] == first, "stable across runs"
+    from_store = environment.resolve({**environ, name: "from-the-secret-store"})
+    assert from_store.values[name] == "from-the-secret-store"
+    assert (tmp_path / file).read_text() == first, "a configured secret leaves the file alone"
+
+
+def test_the_local_secrets_are_independent(servers: Servers, tmp_path: Path) -> None:
+    values = environment.resolve(configured(servers, tmp_path)).values
+    api_token = Path(values["RASA_API_TOKEN_FILE"]).read_text()
+    secrets = [values[name] for name in LOCAL_SECRETS] + [api_token]
+    assert len(set(secrets)) == len(secrets)
+
+
+def test_the_rasa_api_token_is_a_private_file_with_a_header_file_beside_it(
+    servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environ = configured(servers, tmp_path)
+    values = environment.resolve(environ).values
+    token_file = Path(values["RASA_API_TOKEN_FILE"])
+    assert token_file == tmp_path / "rasa-api.token"
+    token = token_file.read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", token)
+    header = tmp_path / "rasa-api.header"
+    assert header.read_text() == f"Authorization: Bearer {token}\n", "for curl -H @file"
+    assert private(token_file) and private(header)
+    assert "RASA_API_TOKEN" not in values, "the token itself is not passed around"
+    assert token not in values.values()
+    assert environment.resolve(environ).values["RASA_API_TOKEN_FILE"] == str(token_file)
+    assert token_file.read_text() == token
+    monkeypatch.delenv("RASA_API_TOKEN", raising=False)
+    monkeypatch.setenv("RASA_API_TOKEN_FILE", str(token_file))
+    assert RasaServerSettings.from_env().api_token == token, "what stack.rasa_server reads"
+
+
+def test_a_configured_api_token_or_public_key_makes_no_local_file(
+    servers: Servers, tmp_path: Path
+) -> None:
+    values = environment.resolve(
+        configured(
+            servers,
+            tmp_path,
+            RASA_API_TOKEN="from-the-secret-store",
+            CUSTOMER_TOKEN_PUBLIC_KEY_FILE="/etc/shop/customer-token.pem",
+        )
+    ).values
+    assert "RASA_API_TOKEN_FILE" not in values
+    assert "CUSTOMER_TOKEN_SECRET" not in values, "the bot only verifies; the shop signs"
+    assert not (tmp_path / "rasa-api.token").exists()
+    assert not (tmp_path / "rasa-api.header").exists()
+    assert not (tmp_path / "customer-token.secret").exists()
+    configured_file = environment.resolve(
+        configured(servers, tmp_path, RASA_API_TOKEN_FILE="/run/secrets/rasa-api")
+    ).values
+    assert configured_file["RASA_API_TOKEN_FILE"] == "/run/secrets/rasa-api"
+    assert not (tmp_path / "rasa-api.token").exists()
+
+
+def test_local_secret_makes_its_directory_and_a_0600_file_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "new" / "data"
+    old = os.umask(0)
+    try:
+        secret = environment.local_secret(root, "some.secret")
+    finally:
+        os.umask(old)
+    assert private(root / "some.secret")
+    assert environment.local_secret(root, "some.secret") == secret
+    assert environment.local_secret(root, "other.secret") != secret
+
+
+def test_an_existing_secret_file_is_kept_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "pseudonym.key").write_text("kept-from-an-earlier-install\n")
+    assert environment.local_secret(tmp_path, "pseudonym.key") == "kept-from-an-earlier-install"
