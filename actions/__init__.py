@@ -6,6 +6,14 @@ Actions stay thin: they read the tracker, ask `personalization` (through
 
 import os as _os
 
+try:  # the door rasa-sdk loads as its plugin: without it the server would take any caller
+    import rasa_sdk_plugins as _door  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise RuntimeError(
+        "rasa_sdk_plugins is not importable, so the action server would run without its "
+        "secret check: install the project (pip install -e .) or run from its root"
+    ) from _missing
+
 if _os.environ.get("ACTIONS_WARM_UP") == "1":  # set by the stack for the action server
     from actions import personalization_client as _client
 

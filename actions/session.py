@@ -8,6 +8,7 @@ customer who opted out of personalization is greeted like any visitor.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date
 from typing import Any
 
@@ -86,17 +87,21 @@ def proof_ttl_s() -> float:
 
 
 async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
-    """Slots for a customer the latest message proves, when that is not who the conversation
-    is with: a token shown after an anonymous start, or another customer at the same browser.
+    """Slots for the customer the latest message proves, in a conversation that has no proof
+    that holds: a token shown after an anonymous start, or again after the proof expired.
 
-    Run after every message (``action_validate_slot_mappings``); nothing changes while the
-    message proves nobody or the same customer.
+    Run after every message (``action_validate_slot_mappings``). A conversation already
+    proven to be with someone is never handed to another customer: that message is simply
+    not theirs (``known_customer``), and nothing asked or begun for the first customer (an
+    erasure waiting for its "yes", a form) can be finished by the second.
     """
     message = message_identity(tracker)
     if message is None or message.customer_id is None:
         return {}
     current = identity_proof(tracker)
-    if current is not None and current.customer_id == message.customer_id:
+    if current is not None and (
+        current.customer_id == message.customer_id or time.time() < current.expires_at
+    ):
         return {}
     proof = IdentityProof.from_message(message, proof_ttl_s())
     context = await personalization_client.fetch_context(message.customer_id) if proof else None
@@ -104,6 +109,8 @@ async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
         return {}
     await record_proof(tracker, proof)
     slots: dict[str, Any] = {**context.as_slots(), PROOF_SLOT: proof.as_slot()}
+    if current is not None and current.customer_id != proof.customer_id:
+        slots.update(pending_question=None, escalation_reason=None)  # nothing of theirs carries on
     if context.personalization_allowed:
         slots["response_style"] = await choose_style(context.segment, context.tone)
     return slots

@@ -66,6 +66,7 @@ class ChannelIdentity:
         client: str,
         address: str,
         token: Any = None,
+        verified: VerifiedToken | None = None,
         customer_id: str | None = None,
         method: str | None = None,
         private: bool = True,
@@ -73,9 +74,10 @@ class ChannelIdentity:
         """The message's metadata: the client's own keys, cleaned, plus the identity block.
 
         ``client`` and ``address`` are raw values (a session id, an IP address, a Slack user);
-        only keyed hashes of them are kept.
+        only keyed hashes of them are kept. ``verified`` is a token the caller already checked.
         """
-        verified = self.check_token(token, channel)
+        if verified is None:
+            verified = self.check_token(token, channel)
         now = time.time()
         identity = MessageIdentity(
             channel=channel,

@@ -1,10 +1,13 @@
 """The REST channel: Rasa's, with identity proven by a bearer token and its own id space.
 
-- The conversation id is ``rest:`` and the caller's ``sender``: a REST caller can never reach
-  a web chat or Slack conversation, nor pass for another channel (Rasa's channel takes
-  ``input_channel`` from the request body; this one does not).
 - The customer is whoever ``Authorization: Bearer <token>`` names, when the token is a valid
   customer token (``personalization.auth.tokens``). A sender id or metadata proves nothing.
+- The conversation id is ``rest:<sender>``, and with a valid token ``rest:<customer>+<sender>``
+  (``+`` cannot occur in a sender). Senders are chosen by callers, so this keeps every
+  customer's conversations apart from everyone else's: another customer's token, or none,
+  with the same sender lands in another conversation and can neither read nor answer this
+  one. No REST caller reaches a web chat or Slack conversation, nor passes for another
+  channel (Rasa's channel takes ``input_channel`` from the request body; this one does not).
 - A malformed body or sender id is answered with 400 and a reason, before Rasa sees it.
 """
 
@@ -18,6 +21,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from channels.identity import ChannelIdentity
+from personalization.auth.tokens import VerifiedToken
 
 SENDER = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}\Z")
 PREFIX = "rest:"
@@ -62,13 +66,25 @@ class RestChannel(RestInput):
             raise BadRestRequest("the body must be a JSON object")
         return body
 
+    def _identity(self) -> ChannelIdentity:
+        if self.identity is None:
+            self.identity = ChannelIdentity.from_env(self.name())
+        return self.identity
+
+    def _verified(self, req: Request) -> VerifiedToken | None:
+        """The request's customer token, checked once per request."""
+        if not hasattr(req.ctx, "customer_token"):
+            req.ctx.customer_token = self._identity().check_token(bearer_token(req), self.name())
+        return req.ctx.customer_token
+
     async def _extract_sender(self, req: Request) -> str:
         sender = self._body(req).get("sender")
         if not isinstance(sender, str) or not SENDER.match(sender):
             raise BadRestRequest(
                 "`sender` must be 1 to 128 letters, digits or the characters _ . @ : -"
             )
-        return PREFIX + sender
+        verified = self._verified(req)
+        return f"{PREFIX}{verified.customer_id}+{sender}" if verified else PREFIX + sender
 
     def _extract_message(self, req: Request) -> str:
         message = self._body(req).get("message")
@@ -80,12 +96,11 @@ class RestChannel(RestInput):
         return self.name()
 
     def get_metadata(self, request: Request) -> dict[str, Any]:
-        identity = self.identity or ChannelIdentity.from_env(self.name())
         address = client_address(request)
-        return identity.metadata(
+        return self._identity().metadata(
             self._body(request).get("metadata"),
             channel=self.name(),
             client=address,
             address=address,
-            token=bearer_token(request),
+            verified=self._verified(request),
         )

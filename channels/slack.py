@@ -133,6 +133,21 @@ def slack_user_of(request: Request) -> str | None:
     return user if isinstance(user, str) and user else None
 
 
+def from_own_workspace(request: Request) -> bool:
+    """Whether the writer belongs to the workspace the app is installed in. Over Slack
+    Connect, people of other organisations can write too, and their admins set their emails:
+    those are not verified for us."""
+    if request.headers.get("content-type") == "application/json":
+        body = request.json or {}
+        team = body.get("team_id")
+        user_team = (body.get("event") or {}).get("user_team")
+    else:
+        payload = json.loads(request.form.get("payload") or "{}")
+        team = (payload.get("team") or {}).get("id")
+        user_team = (payload.get("user") or {}).get("team_id")
+    return not user_team or not team or user_team == team
+
+
 def is_direct_message(request: Request, metadata: dict | None) -> bool:
     """Only a direct message with the bot is private; channel ids of DMs start with D."""
     if request.headers.get("content-type") == "application/json":
@@ -190,7 +205,7 @@ class SlackChannel(SlackInput):
         if not slack_user or not sender_id:
             return response.text("")
         customer_id = None
-        if self.identities is not None:
+        if self.identities is not None and from_own_workspace(request):
             customer_id = await self.identities.customer_for(slack_user)
         identity = self.identity or ChannelIdentity.from_env("slack")
         metadata = identity.metadata(

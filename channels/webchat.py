@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import markdown
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -36,6 +37,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.origins import allowed_origins
 from personalization.auth.tokens import CUSTOMER_ID, MIN_SECRET_BYTES, mint_token
 from personalization.help_center import CONTENT_DIR, ArticleFormatError, parse_article
 from personalization.settings import IdentitySettings, TokenSettings
@@ -104,6 +106,13 @@ def demo_token_settings() -> TokenSettings | None:
         )
         return None
     return settings
+
+
+def served_to_own_host(request: Request) -> bool:
+    """Whether the request names this server's own host: a page on another domain that
+    rebinds its name to 127.0.0.1 reaches the port, but sends its own Host header."""
+    hosts = {urlsplit(origin).netloc.lower() for origin in allowed_origins()}
+    return (request.headers.get("host") or "").lower() in hosts
 
 
 def demo_token_response(customer: object, settings: TokenSettings | None) -> HTTPResponse:
@@ -193,6 +202,8 @@ class WebChatPage(InputChannel):
 
         @blueprint.route("/demo-token", methods=["GET"])
         async def demo_token(request: Request) -> HTTPResponse:
+            if not served_to_own_host(request):
+                return _not_found("demo token")
             return demo_token_response(request.args.get("customer"), self.demo_tokens)
 
         @blueprint.route("/help/<article_id:str>", methods=["GET"])

@@ -102,6 +102,7 @@ def resolve(
     values = {key: environ.get(key) or default for key, default in DEFAULTS.items()}
     started: list[str] = []
     root = data_dir(environ)
+    private_directory(root)
 
     database_url = environ.get("DATABASE_URL", "").strip()
     if not database_url:
@@ -149,6 +150,14 @@ def resolve(
     values["STACK_DATA_DIR"] = str(root)
     values["RECOMMENDER_DIR"] = environ.get("RECOMMENDER_DIR") or str(root / "recommender")
     return StackEnvironment(values=values, started=started)
+
+
+def private_directory(path: Path) -> None:
+    """The stack's data directory: only its owner may list or enter it. It holds secrets, the
+    Redis dump (Redis writes it world-readable) and logs."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def _write_private(path: Path, text: str) -> None:

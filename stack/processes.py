@@ -30,8 +30,9 @@ class ManagedProcess:
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
     def start(self, env: Mapping[str, str], cwd: Path) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as out:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as out:
             # Own process group, so stopping it also stops anything the server spawned.
             self.popen = subprocess.Popen(
                 self.command,

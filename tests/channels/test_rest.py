@@ -303,14 +303,17 @@ def test_the_webhook_hands_rasa_a_rest_conversation(channel: RestChannel) -> Non
     }
     answer = asyncio.run(handler(request(body, bearer(token("cust-0001")))))
     [message] = received
-    assert message.sender_id == "rest:cust-0002"
+    # The token's customer scopes the id: the sender names only one of her conversations.
+    assert message.sender_id == "rest:cust-0001+cust-0002"
     assert message.input_channel == "rest"
     assert message.text == "where is my order"
     assert message.metadata["page"] == "/help"
     assert "customer_id" not in message.metadata
     assert identity_of(message.metadata).customer_id == "cust-0001", "the token, not the sender"
     assert answer.status == 200
-    assert json.loads(answer.body) == [{"recipient_id": "rest:cust-0002", "text": "hello there"}]
+    assert json.loads(answer.body) == [
+        {"recipient_id": "rest:cust-0001+cust-0002", "text": "hello there"}
+    ]
 
 
 def test_the_webhook_refuses_a_bad_sender_before_rasa_sees_it(channel: RestChannel) -> None:
@@ -321,3 +324,15 @@ def test_the_webhook_refuses_a_bad_sender_before_rasa_sees_it(channel: RestChann
     with pytest.raises(BadRestRequest):
         asyncio.run(handler(request(raw=b"sender=alice&message=hi")))
     assert received == []
+
+
+def test_a_token_scopes_the_conversation_to_its_customer(channel: RestChannel) -> None:
+    body = {"sender": "shared-phone", "message": "hi"}
+
+    def conversation(headers: dict[str, str] | None = None) -> str:
+        return asyncio.run(channel._extract_sender(request(body, headers)))
+
+    assert conversation() == "rest:shared-phone"
+    assert conversation(bearer(token("cust-0001"))) == "rest:cust-0001+shared-phone"
+    assert conversation(bearer(token("cust-0002"))) == "rest:cust-0002+shared-phone"
+    assert conversation(bearer("not-a-token")) == "rest:shared-phone"

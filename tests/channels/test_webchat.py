@@ -45,10 +45,12 @@ SECRET = "a-demo-signing-secret-of-32-chars-or-more"
 
 
 class FakeRequest:
-    """Enough of a Sanic request: `args.get` gives the first value, as Sanic's does."""
+    """Enough of a Sanic request: `args.get` gives the first value, as Sanic's does, and the
+    Host header names the server (127.0.0.1:5005 unless said otherwise)."""
 
-    def __init__(self, **args: str) -> None:
+    def __init__(self, host: str = "127.0.0.1:5005", **args: str) -> None:
         self.args = args
+        self.headers = {"host": host}
 
 
 def demo_token_route(channel: WebChatPage) -> Callable[..., Awaitable[HTTPResponse]]:
@@ -61,9 +63,9 @@ def demo_token_route(channel: WebChatPage) -> Callable[..., Awaitable[HTTPRespon
     return routes[0].handler
 
 
-def ask(**args: str) -> HTTPResponse:
+def ask(host: str = "127.0.0.1:5005", **args: str) -> HTTPResponse:
     handler = demo_token_route(WebChatPage.from_credentials(None))
-    return asyncio.run(handler(FakeRequest(**args)))
+    return asyncio.run(handler(FakeRequest(host, **args)))
 
 
 @pytest.fixture(autouse=True)
@@ -174,3 +176,16 @@ def test_the_page_has_a_slot_for_the_token_and_sends_no_customer_id() -> None:
     assert 'data-customer-token=""' in page and "data-customer-id" not in page
     assert "customer_token" in script and "customer_id" not in script
     assert "customerId" not in script and "demo-token?customer=" in script
+
+
+def test_a_page_of_another_domain_rebound_to_this_server_gets_no_demo_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEMO_MODE", "1")
+    monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
+    monkeypatch.setenv("RASA_HOST", "127.0.0.1")
+    monkeypatch.setenv("RASA_PORT", "5005")
+    assert ask(customer="cust-0001").status == 200
+    assert ask(customer="cust-0001", host="localhost:5005").status == 200
+    assert ask(customer="cust-0001", host="attacker.example:5005").status == 404
+    assert ask(customer="cust-0001", host="").status == 404

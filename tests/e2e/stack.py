@@ -97,9 +97,12 @@ class RunningStack:
         )
 
 
-def conversation_id(sender: str) -> str:
-    """The id Rasa keeps a REST conversation under."""
-    return f"rest:{sender}"
+def conversation_id(sender: str, customer: str | None = None) -> str:
+    """The id Rasa keeps a REST conversation under: a sender named like a demo customer speaks
+    with that customer's token (see ``RunningStack.say``), and a token scopes the id."""
+    if customer is None and DEMO_CUSTOMER.match(sender):
+        customer = sender
+    return f"rest:{customer}+{sender}" if customer else f"rest:{sender}"
 
 
 def wait_for_status(stack: RunningStack) -> None:

@@ -111,6 +111,24 @@ def test_a_rest_conversation_is_personal_only_for_messages_with_the_token(
     assert not any("DEMO-0001-14 is" in t or "on its way" in t for t in replies)
 
 
+def test_another_customers_token_on_the_same_sender_cannot_touch_the_conversation(
+    stack: RunningStack,
+) -> None:
+    sender = new_sender()
+    victim, attacker = stack.token("cust-0002"), stack.token("cust-0003")
+    assert stack.texts(sender, "hi", token=victim)[0] in any_welcome_back("Bruno")
+    # The attacker plants an erasure request under the victim's sender id, with their own token.
+    [confirm] = stack.texts(sender, "please delete my data", token=attacker)
+    assert confirm in variants("utter_confirm_erase")
+    # The victim's next "yes" answers nothing of the attacker's.
+    answer = stack.texts(sender, "/affirm", token=victim)
+    assert not any(t in variants("utter_erased") for t in answer), answer
+    assert query(stack, "SELECT 1 FROM customers WHERE id = 'cust-0002'") == [(1,)]
+    victims = stack.api("GET", f"/conversations/{conversation_id(sender, 'cust-0002')}/tracker")
+    texts = [e.get("text") for e in victims.json()["events"] if e["event"] == "user"]
+    assert texts == ["hi", "/affirm"], "the attacker's message never reached her conversation"
+
+
 # Channels ---------------------------------------------------------------------------------------
 
 

@@ -195,3 +195,16 @@ def test_local_secret_makes_its_directory_and_a_0600_file_whatever_the_umask(
 def test_an_existing_secret_file_is_kept_as_it_is(tmp_path: Path) -> None:
     (tmp_path / "pseudonym.key").write_text("kept-from-an-earlier-install\n")
     assert environment.local_secret(tmp_path, "pseudonym.key") == "kept-from-an-earlier-install"
+
+
+def test_the_data_directory_is_private(servers: Servers, tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)
+    environ = {
+        "DATABASE_URL": servers.database_url("x"),
+        "REDIS_URL": servers.redis_url,
+        "STACK_DATA_DIR": str(root),
+    }
+    environment.resolve(environ)
+    assert root.stat().st_mode & 0o777 == 0o700, "secrets, dumps and logs: owner only"

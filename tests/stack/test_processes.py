@@ -58,3 +58,16 @@ def test_the_action_server_is_rasa_sdk_with_its_health_check(tmp_path: Path) -> 
     assert action.command[:3] == [sys.executable, "-m", "rasa_sdk"]
     assert action.command[action.command.index("--port") + 1] == "5055"
     assert action.ready_url == "http://127.0.0.1:5055/health", "the one open path"
+
+
+def test_server_logs_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    server = processes.ManagedProcess(
+        name="probe",
+        command=[sys.executable, "-c", "print('started')"],
+        ready_url="http://127.0.0.1:1/",
+        log_file=tmp_path / "logs" / "probe.log",
+    )
+    server.start({}, tmp_path)
+    assert server.popen is not None and server.popen.wait(timeout=30) == 0
+    assert server.log_file.read_text().strip() == "started"
+    assert server.log_file.stat().st_mode & 0o077 == 0
