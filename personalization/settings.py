@@ -70,10 +70,10 @@ class IdentitySettings:
 
     @classmethod
     def from_env(cls) -> IdentitySettings:
-        key = os.environ.get("PSEUDONYM_KEY", "").strip()
+        key = os.environ.get("IDENTITY_KEY", "").strip()
         if len(key) < 16:
             raise ConfigurationError(
-                "PSEUDONYM_KEY must be a secret of at least 16 characters: it keys the hashes "
+                "IDENTITY_KEY must be a secret of at least 16 characters: it keys the hashes "
                 "of sign-in identifiers and client addresses (`make env` creates one)"
             )
         return cls(

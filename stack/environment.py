@@ -136,6 +136,7 @@ def resolve(
     values["ACTION_SERVER_TOKEN"] = environ.get("ACTION_SERVER_TOKEN") or local_secret(
         root, "action-server.token"
     )
+    values["IDENTITY_KEY"] = environ.get("IDENTITY_KEY") or local_secret(root, "identity.key")
     if not environ.get("CUSTOMER_TOKEN_PUBLIC_KEY_FILE"):
         values["CUSTOMER_TOKEN_SECRET"] = environ.get("CUSTOMER_TOKEN_SECRET") or local_secret(
             root, "customer-token.secret"

@@ -39,9 +39,12 @@ class Servers:
 
 @pytest.fixture(autouse=True)
 def pseudonym_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The key every deployment has (`make env` creates one); tests that need it unset say so."""
+    """The keys every deployment has (`make env` creates them); tests that need one unset say
+    so."""
     if not os.environ.get("PSEUDONYM_KEY"):
         monkeypatch.setenv("PSEUDONYM_KEY", "test-pseudonym-key-0123456789abcdef")
+    if not os.environ.get("IDENTITY_KEY"):
+        monkeypatch.setenv("IDENTITY_KEY", "test-identity-key-0123456789abcdef")
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ CHANNELS = ("rest", "web", "slack")
 METHODS = ("token", "slack_email", "sign_in")
 
 
-def opaque(key: bytes, value: str) -> str:
+def opaque(key: bytes, value: str) -> str:  # key: IDENTITY_KEY
     """A stable, non-reversible key for a client address or user id."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -258,7 +258,7 @@ def test_from_env_reads_the_token_secret_and_the_binding_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("IDENTITY_KEY", KEY.decode())
     for name in ("CUSTOMER_TOKEN_ALGORITHM", "CUSTOMER_TOKEN_AUDIENCE", "CUSTOMER_TOKEN_ISSUER"):
         monkeypatch.delenv(name, raising=False)
     configured = ChannelIdentity.from_env("web")

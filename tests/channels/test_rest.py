@@ -268,7 +268,7 @@ def test_without_an_identity_the_channel_configures_one_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("IDENTITY_KEY", KEY.decode())
     for name in ("CUSTOMER_TOKEN_ALGORITHM", "CUSTOMER_TOKEN_AUDIENCE", "CUSTOMER_TOKEN_ISSUER"):
         monkeypatch.delenv(name, raising=False)
     configured = RestChannel.from_credentials(None)

@@ -307,7 +307,7 @@ def test_from_credentials_configures_the_identity_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.setenv("IDENTITY_KEY", KEY.decode())
     for name in ("CUSTOMER_TOKEN_ALGORITHM", "CUSTOMER_TOKEN_AUDIENCE", "CUSTOMER_TOKEN_ISSUER"):
         monkeypatch.delenv(name, raising=False)
     channel = SocketIOChannel.from_credentials({"session_persistence": True})

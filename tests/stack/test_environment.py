@@ -103,6 +103,7 @@ def configured(servers: Servers, tmp_path: Path, **extra: str) -> dict[str, str]
 # The secrets the stack makes for a local installation, and the files that keep them.
 LOCAL_SECRETS = {
     "PSEUDONYM_KEY": "pseudonym.key",
+    "IDENTITY_KEY": "identity.key",
     "ACTION_SERVER_TOKEN": "action-server.token",
     "CUSTOMER_TOKEN_SECRET": "customer-token.secret",
 }

@@ -11,6 +11,7 @@ SECRETS = {
     "ACTION_SERVER_TOKEN": "action-server-secret-" + "a" * 40,
     "CUSTOMER_TOKEN_SECRET": "customer-token-secret-" + "c" * 40,
     "PSEUDONYM_KEY": "pseudonym-key-" + "p" * 40,
+    "IDENTITY_KEY": "identity-key-" + "i" * 40,
     "RASA_API_TOKEN": "rasa-api-token-" + "r" * 40,
     "REDIS_PASSWORD": "redis-password-" + "x" * 20,
     "SLACK_TOKEN": "xoxb-slack-token-" + "s" * 20,
