@@ -118,8 +118,8 @@ def test_another_customers_token_on_the_same_sender_cannot_touch_the_conversatio
     victim, attacker = stack.token("cust-0002"), stack.token("cust-0003")
     assert stack.texts(sender, "hi", token=victim)[0] in any_welcome_back("Bruno")
     # The attacker plants an erasure request under the victim's sender id, with their own token.
-    [confirm] = stack.texts(sender, "please delete my data", token=attacker)
-    assert confirm in variants("utter_confirm_erase")
+    planted = stack.texts(sender, "please delete my data", token=attacker)
+    assert planted[-1] in variants("utter_confirm_erase"), "it is the attacker's own conversation"
     # The victim's next "yes" answers nothing of the attacker's.
     answer = stack.texts(sender, "/affirm", token=victim)
     assert not any(t in variants("utter_erased") for t in answer), answer
