@@ -6,6 +6,7 @@ The first customers are fixed personas that the README and tests refer to by id.
 
 from __future__ import annotations
 
+import hmac
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -13,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg2.extras
 
 from personalization.help_center import HelpArticleRepository, load_articles
+from personalization.pseudonym import pseudonym_key_from_env
 from personalization.store import Database
 from personalization.store.customers import Customer, CustomerRepository
 
@@ -237,11 +239,53 @@ class DemoOrder:
         return round(sum(q * p for _, q, p in self.lines), 2)
 
 
+def order_prefixes(customers: list[Customer], key: bytes) -> dict[str, str]:
+    """Each customer's four-digit order prefix (``DEMO-4821-14``), from a keyed hash.
+
+    An order number is what proves a customer in the in-chat sign-in, so it must not follow
+    from the customer number: without the installation's key, a prefix is a guess among 9,000,
+    and the sign-in allows five guesses per customer in 15 minutes. Prefixes are unique.
+    """
+    prefixes: dict[str, str] = {}
+    taken: set[str] = set()
+    for customer in customers:
+        attempt = 0
+        while True:
+            digest = hmac.new(key, f"demo-orders:{customer.id}:{attempt}".encode(), "sha256")
+            prefix = str(1000 + int.from_bytes(digest.digest()[:4], "big") % 9000)
+            if prefix not in taken:
+                break
+            attempt += 1
+        taken.add(prefix)
+        prefixes[customer.id] = prefix
+    return prefixes
+
+
+def demo_order_id(customer_id: str, number: int, key: bytes | None = None) -> str:
+    """The id of a demo customer's ``number``-th order (1 is the oldest)."""
+    customers = demo_customers()
+    # Always over the whole demo list first, so a customer's prefix does not depend on which
+    # customers are loaded with them.
+    everyone = list({c.id: c for c in [*demo_customers(), *customers]}.values())
+    prefixes = order_prefixes(everyone, key or pseudonym_key_from_env())
+    return f"DEMO-{prefixes[customer_id]}-{number:02d}"
+
+
 def demo_orders(
-    customers: list[Customer], seed: int = 7, reference: datetime | None = None
+    customers: list[Customer],
+    seed: int = 7,
+    reference: datetime | None = None,
+    key: bytes | None = None,
 ) -> list[DemoOrder]:
-    """A year of orders; every fifth generated customer has none (a new visitor's profile)."""
+    """A year of orders; every fifth generated customer has none (a new visitor's profile).
+
+    Order numbers are keyed by ``key`` (PSEUDONYM_KEY unless given; see ``order_prefixes``).
+    """
     reference = reference or _reference_time()
+    # Always over the whole demo list first, so a customer's prefix does not depend on which
+    # customers are loaded with them.
+    everyone = list({c.id: c for c in [*demo_customers(), *customers]}.values())
+    prefixes = order_prefixes(everyone, key or pseudonym_key_from_env())
     rng = random.Random(seed * 7919)
     by_category: dict[str, list[tuple[str, str, str, float]]] = {}
     for product in DEMO_PRODUCTS:
@@ -270,7 +314,7 @@ def demo_orders(
                 status, expected = "shipped", (ordered_at + timedelta(days=4)).date()
             orders.append(
                 DemoOrder(
-                    f"DEMO-{customer.id[-4:]}-{k + 1:02d}",
+                    f"DEMO-{prefixes[customer.id]}-{k + 1:02d}",
                     customer.id,
                     ordered_at,
                     status,
@@ -294,9 +338,14 @@ def _pick_products(
     return list(picked.values())
 
 
-def load_demo_shop(db: Database, customers: list[Customer], seed: int = 7) -> dict[str, int]:
-    """Catalogue, orders and help articles of the demo shop; running it again changes nothing."""
-    orders = demo_orders(customers, seed)
+def load_demo_shop(
+    db: Database, customers: list[Customer], seed: int = 7, key: bytes | None = None
+) -> dict[str, int]:
+    """Catalogue, orders and help articles of the demo shop; running it again changes nothing.
+
+    ``key`` numbers the orders (PSEUDONYM_KEY from the environment unless given).
+    """
+    orders = demo_orders(customers, seed, key=key)
     with db.cursor() as cur:
         psycopg2.extras.execute_values(
             cur,

@@ -46,7 +46,7 @@ def _prepare_database(env: StackEnvironment) -> None:
         applied = migrate(db)
         repo = CustomerRepository(db)
         loaded = load_demo_customers(repo)
-        shop = load_demo_shop(db, demo_customers())
+        shop = load_demo_shop(db, demo_customers(), key=env.values["PSEUDONYM_KEY"].encode())
         segmenter = Segmenter(db)
         if segmenter.latest_model() is None:
             segmenter.run()

@@ -18,7 +18,13 @@ from stack.services import free_tcp_port
 from stack.training import TrainingPlan
 from tests.conftest import PROJECT_ROOT, Servers, create_database
 from tests.e2e.slack_api import RecordingSlackApi
-from tests.e2e.stack import CUSTOMER_TOKEN_SECRET, RECORD_EXP_S, RunningStack, wait_for_status
+from tests.e2e.stack import (
+    CUSTOMER_TOKEN_SECRET,
+    PSEUDONYM_KEY,
+    RECORD_EXP_S,
+    RunningStack,
+    wait_for_status,
+)
 
 SLACK_SIGNING_SECRET = "e2e-signing-secret"
 SLACK_BOT_TOKEN = "xoxb-e2e-token"
@@ -62,6 +68,7 @@ def stack(
         "SLACK_CHANNEL": "",
         "SLACK_API_URL": slack_api.url,
         "CUSTOMER_TOKEN_SECRET": CUSTOMER_TOKEN_SECRET,
+        "PSEUDONYM_KEY": PSEUDONYM_KEY,
         "RASA_API_TOKEN": RASA_API_TOKEN,
         "ACTION_SERVER_TOKEN": ACTION_SERVER_TOKEN,
         # Every test request comes from 127.0.0.1: a per-client limit of the default 20 would

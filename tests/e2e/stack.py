@@ -14,12 +14,14 @@ import requests
 import yaml
 
 from personalization.auth.tokens import mint_token
+from personalization.demo_data import demo_order_id
 from tests.conftest import PROJECT_ROOT
 
 READY_TIMEOUT_S = 300
 RECORD_EXP_S = 3600
 DEMO_CUSTOMER = re.compile(r"^cust-\d{4}$")
 CUSTOMER_TOKEN_SECRET = "e2e-customer-token-secret-0123456789abcdef"
+PSEUDONYM_KEY = "e2e-pseudonym-key-0123456789abcdef"  # keys the demo order numbers too
 AUDIENCE = "hearth-home-support"
 VISITOR = object()  # say(..., token=VISITOR): no token even for a sender named like a customer
 
@@ -95,6 +97,16 @@ class RunningStack:
         return requests.request(
             method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs
         )
+
+
+def order_id(customer_id: str, number: int) -> str:
+    """A demo customer's ``number``-th order, as the stack's demo shop numbered it."""
+    return demo_order_id(customer_id, number, PSEUDONYM_KEY.encode())
+
+
+def order_prefix(customer_id: str) -> str:
+    """What every order number of a demo customer starts with ("DEMO-4821-")."""
+    return order_id(customer_id, 1)[: -len("01")]
 
 
 def conversation_id(sender: str, customer: str | None = None) -> str:

@@ -14,7 +14,7 @@ import requests
 
 from tests.e2e.fixtures import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 from tests.e2e.slack_api import RecordingSlackApi
-from tests.e2e.stack import RunningStack, any_welcome_back, variants
+from tests.e2e.stack import RunningStack, any_welcome_back, order_prefix, variants
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +74,7 @@ def test_a_signed_message_gets_the_personal_reply_posted_to_slack(
     assert answer.status_code == 200, answer.text
     posted = slack_api.wait_for_posts(channel, at_least=3)
     assert posted and posted[0] in any_welcome_back("Alice"), posted
-    assert any("DEMO-0001-" in text for text in posted), "her open order is mentioned"
+    assert any(order_prefix("cust-0001") in text for text in posted), "her open order is mentioned"
     lookups = [c for c in slack_api.calls if c.method == "users.info"]
     assert {"user": user} in [c.args for c in lookups]
     post = next(c for c in slack_api.calls if c.method == "chat.postMessage")

@@ -30,7 +30,14 @@ from personalization.settings import DatabaseSettings
 from personalization.store import Database
 from personalization.store.customers import Customer, CustomerRepository
 from tests.conftest import PROJECT_ROOT
-from tests.e2e.stack import AUDIENCE, RunningStack, any_welcome_back, query, variants
+from tests.e2e.stack import (
+    AUDIENCE,
+    RunningStack,
+    any_welcome_back,
+    order_prefix,
+    query,
+    variants,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -248,7 +255,7 @@ def test_a_known_customer_chats_sees_cards_clicks_gives_feedback_and_reloads(
     wait_for_bot_messages(page, 3)
     greeting = bot_texts(page)
     assert greeting[0] in any_welcome_back("Alice")
-    assert "DEMO-0001-" in greeting[1]
+    assert order_prefix("cust-0001") in greeting[1]
     shot(page, "01-personal-greeting")
 
     page.evaluate(

@@ -23,6 +23,7 @@ from tests.e2e.stack import (
     RunningStack,
     any_welcome_back,
     conversation_id,
+    order_id,
     query,
     variants,
 )
@@ -47,9 +48,10 @@ def assert_anonymous_welcome(texts: list[str]) -> None:
 
 def test_a_sender_id_that_names_a_customer_proves_nothing(stack: RunningStack) -> None:
     assert_anonymous_welcome(stack.texts("cust-0002", "hi", token=VISITOR))
-    replies = stack.texts("cust-0002", "where is my order DEMO-0002-01?", token=VISITOR)
+    order = order_id("cust-0002", 1)
+    replies = stack.texts("cust-0002", f"where is my order {order}?", token=VISITOR)
     assert any(t in variants("utter_identify_first") for t in replies), replies
-    assert not any("DEMO-0002-01" in t for t in replies), replies
+    assert not any(order in t for t in replies), replies
 
 
 def test_unsigned_metadata_and_a_forged_identity_block_prove_nothing(stack: RunningStack) -> None:
@@ -106,9 +108,10 @@ def test_a_rest_conversation_is_personal_only_for_messages_with_the_token(
     welcome = stack.texts(sender, "hi", token=stack.token("cust-0001"))
     assert welcome[0] in any_welcome_back("Alice")
     # Someone who knows (or guesses) the sender id, without Alice's token, gets nothing of hers.
-    replies = stack.texts(sender, "where is my order DEMO-0001-14?", token=VISITOR)
+    order = order_id("cust-0001", 14)
+    replies = stack.texts(sender, f"where is my order {order}?", token=VISITOR)
     assert any(t in variants("utter_identify_first") for t in replies), replies
-    assert not any("DEMO-0001-14 is" in t or "on its way" in t for t in replies)
+    assert not any(f"{order} is" in t or "on its way" in t for t in replies)
 
 
 def test_another_customers_token_on_the_same_sender_cannot_touch_the_conversation(
@@ -160,7 +163,7 @@ def test_rest_cannot_continue_a_slack_conversation(
     for sender in (slack_id, f"{user}_{channel}", user):
         body = {
             "sender": sender,
-            "message": "where is my order DEMO-0001-14?",
+            "message": f"where is my order {order_id('cust-0001', 14)}?",
             "input_channel": "slack",
         }
         reply = requests.post(f"{stack.base_url}/webhooks/rest/webhook", json=body, timeout=30)
@@ -346,9 +349,20 @@ def test_sign_in_is_locked_after_failures_spread_over_new_conversations(
 
 def test_an_unknown_email_and_a_wrong_order_get_the_same_answer(stack: RunningStack) -> None:
     unknown = sign_in(stack, f"nobody-{uuid.uuid4().hex[:6]}@example.org", "DEMO-0006-01")
-    wrong = sign_in(stack, "cust-0006", "DEMO-0006-99")
+    wrong = sign_in(stack, "cust-0006", order_id("cust-0006", 99))
     assert unknown[-1] in variants("utter_identify_failed")
     assert wrong[-1] in variants("utter_identify_failed")
+
+
+def test_an_order_number_cannot_be_derived_from_the_customer_number(stack: RunningStack) -> None:
+    # The old demo numbering, DEMO-<customer number>-NN, made the proof public.
+    for number in (1, 2):
+        texts = sign_in(stack, "cust-0009", f"DEMO-0009-{number:02d}")
+        assert texts[-1] in variants("utter_identify_failed"), texts
+    [(first,)] = query(
+        stack, "SELECT min(id) FROM orders WHERE customer_id = 'cust-0009' AND id LIKE 'DEMO-%%'"
+    )
+    assert not first.startswith("DEMO-0009-")
 
 
 def test_the_in_chat_sign_in_works_for_the_right_details(stack: RunningStack) -> None:
