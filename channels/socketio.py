@@ -3,9 +3,9 @@
 1. Replies reach the page. Rasa 3.6 calls ``AsyncServer.enter_room`` without ``await``; since
    python-socketio 5.10 it is a coroutine, so with ``session_persistence`` the socket never
    joined its session's room and no bot message arrived (RasaHQ/rasa#13027).
-2. Session ids are the server's: only ids of the form it issues (32 hex digits) are accepted,
-   any other gets a fresh one. The conversation id is ``web:`` and the session id, so no other
-   channel can continue a web conversation.
+2. Session ids are the server's: each carries a MAC under IDENTITY_KEY, a made-up one is
+   replaced, and a socket may speak only in the session it was confirmed in. The conversation
+   id is ``web:`` and the session id, so no other channel can continue a web conversation.
 3. The customer is whoever the page's customer token names (``metadata.customer_token``, a JWT
    the shop's backend put in the page; see ``personalization.auth.tokens``). An id the page
    claims proves nothing and is dropped.
@@ -14,10 +14,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +35,27 @@ log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[0-9a-f]{32}\Z")
 MAX_MESSAGE_CHARS = 2000
 PREFIX = "web:"
+
+
+class SessionIds:
+    """Session ids only this server can have issued: 16 random hex digits and 16 of their MAC
+    under IDENTITY_KEY. A page may resume its own session after a reload, but a made-up id is
+    replaced by a new one, and a socket may speak only in the session it was confirmed in."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, nonce: str) -> str:
+        return hmac.new(self._key, f"web-session:{nonce}".encode(), hashlib.sha256).hexdigest()[:16]
+
+    def new(self, nonce: str | None = None) -> str:
+        nonce = nonce or secrets.token_hex(8)
+        return nonce + self._mac(nonce)
+
+    def issued(self, session_id: object) -> bool:
+        if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
+            return False
+        return hmac.compare_digest(session_id[16:], self._mac(session_id[:16]))
 
 
 def client_address(environ: dict | None, sid: str) -> str:
@@ -70,14 +93,13 @@ class SocketIOChannel(SocketIOInput):
         sio.eio.cors_allowed_origins = allowed_origins()
         identity = self.identity or ChannelIdentity.from_env("web")
 
+        sessions = SessionIds(identity.settings.binding_key)
+
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: dict | None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            session_id = (
-                requested
-                if isinstance(requested, str) and SESSION_ID.match(requested)
-                else uuid.uuid4().hex
-            )
+            session_id = requested if sessions.issued(requested) else sessions.new()
+            await sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
             if self.session_persistence:
                 await sio.enter_room(sid, PREFIX + session_id)
             await sio.emit("session_confirm", session_id, room=sid)
@@ -88,8 +110,11 @@ class SocketIOChannel(SocketIOInput):
                 return
             if self.session_persistence:
                 session_id = data.get("session_id")
-                if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
-                    log.warning("ignored a web chat message without a valid session id")
+                confirmed = (await sio.get_session(sid, namespace=self.namespace)).get("session_id")
+                if not isinstance(session_id, str) or session_id != confirmed:
+                    log.warning(
+                        "ignored a web chat message for a session this socket was not given"
+                    )
                     return
                 sender_id = PREFIX + session_id
             else:

@@ -17,6 +17,7 @@ from channels.socketio import (
     MAX_MESSAGE_CHARS,
     PREFIX,
     SESSION_ID,
+    SessionIds,
     SocketIOChannel,
     client_address,
     token_of,
@@ -28,7 +29,8 @@ from personalization.settings import IdentitySettings
 SECRET = "customer-token-secret-for-socketio-tests-01"
 AUDIENCE = "hearth-home-support"
 KEY = b"pseudonym-key-for-socketio-tests-0123456789"
-SESSION = "0123456789abcdef0123456789abcdef"
+SESSION = SessionIds(KEY).new("0123456789abcdef")  # as this server would issue it
+MADE_UP = "0123456789abcdef0123456789abcdef"  # the right form, but no MAC of ours
 PEER = "203.0.113.7"
 SID = "socket-sid-1"
 
@@ -97,6 +99,7 @@ class Harness:
         self.received: list[UserMessage] = []
         self.emitted: list[tuple[str, Any, str | None]] = []
         self.rooms: list[tuple[str, str]] = []
+        self.sessions: dict[str, dict[str, Any]] = {}
 
         async def on_new_message(message: UserMessage) -> None:
             self.received.append(message)
@@ -112,6 +115,14 @@ class Harness:
         async def enter_room(sid: str, room: str, namespace: str | None = None) -> None:
             self.rooms.append((sid, room))
 
+        async def save_session(sid: str, session: dict, namespace: str | None = None) -> None:
+            self.sessions[sid] = dict(session)
+
+        async def get_session(sid: str, namespace: str | None = None) -> dict:
+            return dict(self.sessions.get(sid, {}))
+
+        sio.save_session = save_session  # type: ignore[method-assign]
+        sio.get_session = get_session  # type: ignore[method-assign]
         sio.emit = emit  # type: ignore[method-assign]
         sio.enter_room = enter_room  # type: ignore[method-assign]
         sio.get_environ = lambda sid, namespace=None: environ  # type: ignore[method-assign]
@@ -125,7 +136,11 @@ class Harness:
         assert (event, room) == ("session_confirm", sid)
         return session_id
 
-    def message(self, data: Any, sid: str = SID) -> UserMessage | None:
+    def message(self, data: Any, sid: str = SID, confirm: bool = True) -> UserMessage | None:
+        """Send ``data`` as a user message; with ``confirm``, the socket first asks for the
+        session the message names, as the page does on connecting."""
+        if confirm and isinstance(data, dict) and sid not in self.sessions:
+            self.session_request({"session_id": data.get("session_id")}, sid)
         before = len(self.received)
         asyncio.run(self.handler("user_uttered")(sid, data))
         return self.received[-1] if len(self.received) > before else None
@@ -170,6 +185,8 @@ def test_a_session_request_keeps_a_server_issued_id_and_joins_its_room(web: Harn
         {"session_id": "rest:alice"},
         {"session_id": SESSION.upper()},
         {"session_id": SESSION + "\n"},
+        {"session_id": MADE_UP},
+        {"session_id": SESSION[:16] + "0" * 16},
         {"session_id": None},
         {"session_id": 42},
         {},
@@ -204,13 +221,24 @@ def test_a_message_becomes_a_web_conversation(web: Harness) -> None:
 
 
 @pytest.mark.parametrize(
-    "session_id", [None, "", "cust-0001", "rest:alice", SESSION.upper(), SESSION + "\n", 7]
+    "session_id",
+    [None, "", "cust-0001", "rest:alice", SESSION.upper(), SESSION + "\n", 7, MADE_UP],
 )
 def test_a_message_without_a_server_issued_session_id_is_ignored(
     web: Harness, session_id: Any
 ) -> None:
     assert web.message({"message": "hi", "session_id": session_id}) is None
     assert web.message({"message": "hi"}) is None
+
+
+def test_a_socket_speaks_only_in_the_session_it_was_confirmed_in(web: Harness) -> None:
+    other = web.session_request(None, sid="socket-of-someone-else")
+    assert web.session_request({"session_id": SESSION}) == SESSION
+    stolen = {"message": "delete my data", "session_id": SESSION}
+    assert web.message(stolen, sid="socket-of-someone-else") is None
+    assert web.message({"message": "hi", "session_id": other}, sid="socket-of-someone-else")
+    never_asked = {"message": "hi", "session_id": SESSION}
+    assert web.message(never_asked, sid="a-socket-that-asked-nothing", confirm=False) is None
 
 
 @pytest.mark.parametrize("data", [None, "hello", ["hello"], 42])
