@@ -39,9 +39,11 @@ def _cmd_migrate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
 
 
 def _cmd_demo_data(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    key = pseudonym_key_from_env()  # numbers the orders; checked before anything is written
     repo = CustomerRepository(db)
     loaded = load_demo_customers(repo, count=args.customers, seed=args.seed)
-    shop = load_demo_shop(db, demo_customers(args.customers, args.seed), seed=args.seed)
+    customers = demo_customers(args.customers, args.seed)
+    shop = load_demo_shop(db, customers, seed=args.seed, key=key)
     return {
         "customers_loaded": loaded,
         "customers_total": repo.count(),

@@ -25,6 +25,7 @@ from actions.recommendations import ActionRecommendProducts
 from actions.returns import ActionSubmitReturn
 from actions.yes_no import ActionAnswerYesNo
 from personalization.auth.proof import IdentityProof
+from personalization.demo_data import demo_order_id
 from personalization.store import Database
 from tests.actions.conftest import (
     OTHER_ADDRESS,
@@ -310,7 +311,9 @@ def test_already_proven_customers_are_not_asked_again(
 ) -> None:
     result = run_action(
         ActionIdentifyCustomer(),
-        journey_tracker(identity="someone@example.com", verification_order="DEMO-0002-01"),
+        journey_tracker(
+            identity="someone@example.com", verification_order=demo_order_id("cust-0002", 1)
+        ),
         domain,
     )
     assert responses(result) == ["utter_already_identified"]

@@ -19,6 +19,7 @@ from actions.privacy import ActionExportData, ActionOptIn, ActionOptOut
 from actions.recommendations import ActionProductChosen, ActionRecommendProducts
 from actions.returns import ActionSubmitReturn
 from actions.yes_no import ActionAnswerYesNo
+from personalization.demo_data import demo_order_id
 from personalization.store import Database
 from personalization.support.bandit import StyleBandit
 from tests.actions.conftest import fetch, journey_tracker, responses, run_action, slot_events
@@ -159,16 +160,17 @@ def test_an_order_is_found_by_the_day_it_was_placed(
                 (order_id, later, alone["id"]),
             )
 
-    add_order("DEMO-0001-98", "1 day 12 hours")  # the next day: in the window, not on the day
+    next_day, same_day = demo_order_id("cust-0001", 98), demo_order_id("cust-0001", 99)
+    add_order(next_day, "1 day 12 hours")  # the next day: in the window, not on the day
     again = by_date(day.isoformat(), domain)
     assert slot_events(again)["order_number"] == alone["id"], "the order on the day named"
 
-    add_order("DEMO-0001-99", "23 hours")
+    add_order(same_day, "23 hours")
     two = by_date(day.isoformat(), domain)
     assert responses(two) == ["utter_orders_on_date"]
     assert two.messages[0]["count"] == "3"
     assert {b["payload"] for b in two.messages[0]["buttons"]} == {
-        f'/inform{{"order_number":"{i}"}}' for i in (alone["id"], "DEMO-0001-98", "DEMO-0001-99")
+        f'/inform{{"order_number":"{i}"}}' for i in (alone["id"], next_day, same_day)
     }
     assert "order_number" not in slot_events(two), "the customer picks one"
 
@@ -515,9 +517,11 @@ def test_a_visitor_identifies_with_email_and_order_number(
     order = latest_order(store_with_demo_shop, "cust-0004")
     [email] = fetch(store_with_demo_shop, "SELECT email FROM customers WHERE id = 'cust-0004'")
     visitor = dict(who="anonymous", customer_id=None, customer_known=False, customer_tier=None)
+    alices = demo_order_id("cust-0001", 1)  # a real order, but someone else's
+    assert fetch(store_with_demo_shop, "SELECT id FROM orders WHERE id = %s", alices)
     wrong = run_action(
         ActionIdentifyCustomer(),
-        journey_tracker(identity=email["email"], verification_order="DEMO-0001-01", **visitor),
+        journey_tracker(identity=email["email"], verification_order=alices, **visitor),
         domain,
     )
     assert responses(wrong) == ["utter_identify_failed"]

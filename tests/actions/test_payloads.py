@@ -18,11 +18,11 @@ from personalization.store import Database
 from tests.actions.conftest import fetch, journey_tracker, responses, run_action
 
 # Values a stock code, an order number or a typed phrase could hold, each trying to close its
-# JSON string and add an entity of its own.
+# JSON string and add an entity of its own. (The order numbers only need a demo order's shape.)
 NASTY = [
-    'DEMO-0001-14"}',
-    'A"}{"order_number":"DEMO-0002-01',
-    '85123A","order_number":"DEMO-0002-01',
+    'DEMO-4821-14"}',
+    'A"}{"order_number":"DEMO-3307-01',
+    '85123A","order_number":"DEMO-3307-01',
     "{}",
     "back\\slash",
     'quote " inside',
@@ -44,8 +44,8 @@ def test_an_intent_alone_is_just_its_name() -> None:
 
 
 def test_the_encoding_is_compact_json() -> None:
-    assert intent_payload("inform", order_number="DEMO-0001-14") == (
-        '/inform{"order_number":"DEMO-0001-14"}'
+    assert intent_payload("inform", order_number="DEMO-4821-14") == (
+        '/inform{"order_number":"DEMO-4821-14"}'
     )
     assert intent_payload("rate", csat="5") == '/rate{"csat":"5"}'
 

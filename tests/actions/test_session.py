@@ -12,6 +12,7 @@ from actions import personalization_client
 from actions.conversation import PROOF_SLOT
 from actions.session import PROFILE_SLOTS, ActionSessionStart
 from personalization.auth.proof import IdentityProof
+from personalization.demo_data import demo_order_id
 from personalization.store import Database
 from personalization.support.bandit import STYLES
 from tests.actions.conftest import fetch, load_tracker, run_action, tracker_data
@@ -52,7 +53,7 @@ def test_a_vip_is_welcomed_back_by_name_and_told_about_her_parcel(domain: dict[s
         "customer_name": "Alice",
     }
     assert messages[1]["response"] == "utter_open_order_on_its_way"
-    assert messages[1]["order_id"].startswith("DEMO-0001-")
+    assert messages[1]["order_id"] == demo_order_id("cust-0001", 14), "her latest order"
     assert events[0] == SessionStarted()
     assert events[-1] == ActionExecuted("action_listen")
     slots = slots_set(events)

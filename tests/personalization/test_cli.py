@@ -10,10 +10,13 @@ import jwt
 import pytest
 
 from personalization.auth.tokens import CustomerTokenVerifier
+from personalization.demo_data import demo_order_id
 from tests.conftest import PROJECT_ROOT
 
 TOKEN_SECRET = "customer-token-secret-for-cli-tests-0123456789"
 AUDIENCE = "hearth-home-support"
+# Numbers the demo orders (and keys imported customers); not the key the other tests use.
+PSEUDONYM_KEY = "cli-pseudonym-key-0123456789abcdef"
 
 
 def run_cli(
@@ -44,7 +47,18 @@ def test_migrate_then_demo_data_with_json_output(empty_database_url: str) -> Non
     assert migrated.returncode == 0, migrated.stderr
     assert json.loads(migrated.stdout)["applied"][0] == "0001_customers"
 
-    loaded = run_cli("--json", "demo-data", "--customers", "12", database_url=empty_database_url)
+    without_key = run_cli("demo-data", "--customers", "12", database_url=empty_database_url)
+    assert without_key.returncode == 2, "the order numbers are keyed"
+    assert "PSEUDONYM_KEY" in without_key.stderr and "Traceback" not in without_key.stderr
+
+    loaded = run_cli(
+        "--json",
+        "demo-data",
+        "--customers",
+        "12",
+        database_url=empty_database_url,
+        PSEUDONYM_KEY=PSEUDONYM_KEY,
+    )
     assert loaded.returncode == 0, loaded.stderr
     result = json.loads(loaded.stdout)
     assert (result["customers_loaded"], result["customers_total"]) == (12, 12)
@@ -112,10 +126,17 @@ def test_import_of_a_file_of_another_shape_exits_1(database_url: str, tmp_path: 
 
 
 def test_export_and_erase_from_the_command_line(database_url: str, tmp_path: Path) -> None:
-    assert run_cli("demo-data", "--customers", "5", database_url=database_url).returncode == 0
+    loaded = run_cli(
+        "demo-data", "--customers", "5", database_url=database_url, PSEUDONYM_KEY=PSEUDONYM_KEY
+    )
+    assert loaded.returncode == 0, loaded.stderr
     exported = run_cli("export", "cust-0002", database_url=database_url)
     assert exported.returncode == 0, exported.stderr
-    assert json.loads(exported.stdout)["profile"]["display_name"] == "Bruno Keller"
+    data = json.loads(exported.stdout)
+    assert data["profile"]["display_name"] == "Bruno Keller"
+    assert [o["id"] for o in data["orders"]] == [
+        demo_order_id("cust-0002", n, PSEUDONYM_KEY.encode()) for n in range(1, 7)
+    ], "numbered under the PSEUDONYM_KEY the command was given, oldest first"
 
     refused = run_cli("erase", "cust-0002", database_url=database_url)
     assert refused.returncode == 2 and "--yes" in refused.stderr, "no silent erasure"

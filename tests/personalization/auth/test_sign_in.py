@@ -10,14 +10,28 @@ import pytest
 
 from personalization.auth.proof import opaque
 from personalization.auth.sign_in import Outcome, SignInGuard, SignInResult, record_proof
-from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.demo_data import (
+    demo_customers,
+    demo_order_id,
+    load_demo_customers,
+    load_demo_shop,
+)
 from personalization.privacy import erase_customer
 from personalization.settings import DatabaseSettings, SignInSettings
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 
 KEY = b"pseudonym-key-for-sign-in-tests-0123456789"
-RIGHT_ORDER = "DEMO-0001-14"
+
+
+def alices_order(number: int) -> str:
+    """cust-0001's ``number``-th order number; past 14 it has her prefix but no order."""
+    return demo_order_id("cust-0001", number)
+
+
+def right_order() -> str:
+    """Alice's latest order: the one she signs in with."""
+    return alices_order(14)
 
 
 def rows(db: Database, query: str, *params: Any) -> list[dict[str, Any]]:
@@ -47,7 +61,7 @@ def email(shop: Database) -> str:
     found = rows(shop, "SELECT email FROM customers WHERE id = 'cust-0001'")
     assert found and "@" in found[0]["email"]
     assert rows(
-        shop, "SELECT 1 FROM orders WHERE id = %s AND customer_id = 'cust-0001'", RIGHT_ORDER
+        shop, "SELECT 1 FROM orders WHERE id = %s AND customer_id = 'cust-0001'", right_order()
     ), "the demo shop gives cust-0001 this order"
     return found[0]["email"].lower()
 
@@ -74,7 +88,7 @@ def attempt(
 
 
 def test_the_right_email_and_order_sign_in_and_are_audited(shop: Database, email: str) -> None:
-    result = attempt(guard(shop), email, RIGHT_ORDER, conversation="web:abc", channel="web")
+    result = attempt(guard(shop), email, right_order(), conversation="web:abc", channel="web")
     assert result == SignInResult(Outcome.SUCCESS, "cust-0001")
     [row] = attempts(shop)
     assert row["outcome"] == "success"
@@ -87,12 +101,23 @@ def test_the_right_email_and_order_sign_in_and_are_audited(shop: Database, email
 
 
 def test_a_customer_number_and_a_loosely_typed_order_sign_in_too(shop: Database) -> None:
-    result = attempt(guard(shop), "cust-0001", "demo 0001 14")
+    typed = right_order().lower().replace("-", " ")  # "demo 1234 14"
+    result = attempt(guard(shop), "cust-0001", typed)
     assert result == SignInResult(Outcome.SUCCESS, "cust-0001")
 
 
+def test_the_customer_number_does_not_give_the_order_number_away(shop: Database) -> None:
+    """Order numbers used to be DEMO-<customer number>-NN: anyone could sign in as anyone."""
+    sign_in = guard(shop)
+    for n, customer in enumerate(("cust-0001", "cust-0002", "cust-0004", "cust-0007")):
+        assert rows(shop, "SELECT 1 FROM orders WHERE customer_id = %s", customer)
+        guessed = f"DEMO-{customer[-4:]}-01"
+        result = attempt(sign_in, customer, guessed, who=client(n))
+        assert result == SignInResult(Outcome.FAILURE, None), guessed
+
+
 def test_an_unknown_email_fails(shop: Database) -> None:
-    result = attempt(guard(shop), "nobody@example.com", RIGHT_ORDER)
+    result = attempt(guard(shop), "nobody@example.com", right_order())
     assert result == SignInResult(Outcome.FAILURE, None)
     [row] = attempts(shop)
     assert row["outcome"] == "failure" and row["customer_id"] is None
@@ -102,7 +127,7 @@ def test_a_wrong_order_fails(shop: Database, email: str) -> None:
     sign_in = guard(shop)
     someone_elses = rows(shop, "SELECT id FROM orders WHERE customer_id = 'cust-0002' LIMIT 1")
     assert someone_elses
-    for order in (someone_elses[0]["id"], "DEMO-0001-99", "not an order", None, ""):
+    for order in (someone_elses[0]["id"], alices_order(99), "not an order", None, ""):
         assert attempt(sign_in, email, order) == SignInResult(Outcome.FAILURE, None)
     assert [r["outcome"] for r in attempts(shop)] == ["failure"] * 5
     assert all(r["customer_id"] is None for r in attempts(shop))
@@ -110,8 +135,8 @@ def test_a_wrong_order_fails(shop: Database, email: str) -> None:
 
 def test_unknown_identifiers_and_wrong_orders_look_the_same(shop: Database, email: str) -> None:
     sign_in = guard(shop)
-    unknown = attempt(sign_in, "nobody@example.com", RIGHT_ORDER, who=client(1))
-    wrong = attempt(sign_in, email, "DEMO-0001-99", who=client(2))
+    unknown = attempt(sign_in, "nobody@example.com", right_order(), who=client(1))
+    wrong = attempt(sign_in, email, alices_order(99), who=client(2))
     assert unknown == wrong == SignInResult(Outcome.FAILURE, None)
 
 
@@ -123,13 +148,13 @@ def test_failures_across_conversations_and_clients_lock_the_identifier(
 ) -> None:
     sign_in = guard(shop, max_failures_per_identifier=5)
     for n in range(5):
-        result = attempt(sign_in, email, f"DEMO-0001-{90 + n}", who=client(n), conversation=f"c{n}")
+        result = attempt(sign_in, email, alices_order(90 + n), who=client(n), conversation=f"c{n}")
         assert result.outcome is Outcome.FAILURE
     # A new conversation from a new client with the right order is refused all the same.
-    locked = attempt(sign_in, email, RIGHT_ORDER, who=client(99), conversation="fresh")
+    locked = attempt(sign_in, email, right_order(), who=client(99), conversation="fresh")
     assert locked == SignInResult(Outcome.LOCKED, None)
     # The identifier's case changes nothing.
-    assert attempt(sign_in, email.upper(), RIGHT_ORDER, who=client(98)).outcome is Outcome.LOCKED
+    assert attempt(sign_in, email.upper(), right_order(), who=client(98)).outcome is Outcome.LOCKED
     outcomes = [(r["outcome"], r["customer_id"]) for r in attempts(shop)]
     assert outcomes == [("failure", None)] * 5 + [("locked", None)] * 2
 
@@ -137,8 +162,8 @@ def test_failures_across_conversations_and_clients_lock_the_identifier(
 def test_a_lock_on_one_identifier_leaves_others_alone(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=3)
     for n in range(3):
-        attempt(sign_in, email, "DEMO-0001-99", who=client(n))
-    assert attempt(sign_in, email, RIGHT_ORDER, who=client(50)).outcome is Outcome.LOCKED
+        attempt(sign_in, email, alices_order(99), who=client(n))
+    assert attempt(sign_in, email, right_order(), who=client(50)).outcome is Outcome.LOCKED
     other = rows(shop, "SELECT id FROM orders WHERE customer_id = 'cust-0002' LIMIT 1")[0]["id"]
     result = attempt(sign_in, "bruno.keller@example.com", other, who=client(51))
     assert result == SignInResult(Outcome.SUCCESS, "cust-0002")
@@ -148,27 +173,28 @@ def test_a_client_trying_many_identifiers_is_locked(shop: Database, email: str) 
     sign_in = guard(shop, max_failures_per_identifier=100, max_failures_per_client=4)
     guesser = client(7)
     for n in range(4):
-        result = attempt(sign_in, f"guess{n}@example.com", RIGHT_ORDER, who=guesser)
+        result = attempt(sign_in, f"guess{n}@example.com", right_order(), who=guesser)
         assert result.outcome is Outcome.FAILURE
     # Even the right answer, for an identifier this client never got wrong, is refused.
-    assert attempt(sign_in, email, RIGHT_ORDER, who=guesser) == SignInResult(Outcome.LOCKED)
+    assert attempt(sign_in, email, right_order(), who=guesser) == SignInResult(Outcome.LOCKED)
     # Another client is not affected.
-    assert attempt(sign_in, email, RIGHT_ORDER, who=client(8)).outcome is Outcome.SUCCESS
+    assert attempt(sign_in, email, right_order(), who=client(8)).outcome is Outcome.SUCCESS
 
 
 def test_successes_do_not_count_towards_a_lock(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=2, max_failures_per_client=2)
     for _ in range(5):
-        assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.SUCCESS
-    assert attempt(sign_in, email, "DEMO-0001-99").outcome is Outcome.FAILURE
-    assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.SUCCESS
+        assert attempt(sign_in, email, right_order()).outcome is Outcome.SUCCESS
+    assert attempt(sign_in, email, alices_order(99)).outcome is Outcome.FAILURE
+    assert attempt(sign_in, email, right_order()).outcome is Outcome.SUCCESS
 
 
 def test_parallel_guesses_cannot_overrun_the_limit(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=5, max_failures_per_client=1000)
+    guesses = [alices_order(50 + n) for n in range(24)]
 
     def guess(n: int) -> Outcome:
-        return attempt(sign_in, email, f"DEMO-0001-{50 + n}", who=client(n)).outcome
+        return attempt(sign_in, email, guesses[n], who=client(n)).outcome
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         outcomes = list(pool.map(guess, range(24)))
@@ -181,7 +207,7 @@ def test_an_attempt_needs_only_one_connection(
 ) -> None:
     single = Database(DatabaseSettings(url=database_url, pool_min=1, pool_max=1))
     try:
-        result = attempt(guard(single), email, RIGHT_ORDER)
+        result = attempt(guard(single), email, right_order())
     finally:
         single.close()
     assert result == SignInResult(Outcome.SUCCESS, "cust-0001")
@@ -192,8 +218,8 @@ def test_an_attempt_needs_only_one_connection(
 
 def lock(sign_in: SignInGuard, email: str, failures: int) -> None:
     for n in range(failures):
-        attempt(sign_in, email, "DEMO-0001-99", who=client(n))
-    assert attempt(sign_in, email, RIGHT_ORDER, who=client(200)).outcome is Outcome.LOCKED
+        attempt(sign_in, email, alices_order(99), who=client(n))
+    assert attempt(sign_in, email, right_order(), who=client(200)).outcome is Outcome.LOCKED
 
 
 def test_a_right_answer_gets_through_once_the_window_has_passed(shop: Database, email: str) -> None:
@@ -201,14 +227,14 @@ def test_a_right_answer_gets_through_once_the_window_has_passed(shop: Database, 
     lock(sign_in, email, 3)
     with shop.cursor() as cur:
         cur.execute("UPDATE sign_in_attempts SET attempted_at = now() - interval '16 minutes'")
-    assert attempt(sign_in, email, RIGHT_ORDER) == SignInResult(Outcome.SUCCESS, "cust-0001")
+    assert attempt(sign_in, email, right_order()) == SignInResult(Outcome.SUCCESS, "cust-0001")
 
 
 def test_the_window_is_the_configured_one(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=2, lockout_s=1)
     lock(sign_in, email, 2)
     time.sleep(1.2)
-    assert attempt(sign_in, email, RIGHT_ORDER) == SignInResult(Outcome.SUCCESS, "cust-0001")
+    assert attempt(sign_in, email, right_order()) == SignInResult(Outcome.SUCCESS, "cust-0001")
 
 
 def test_attempts_inside_the_window_still_count(shop: Database, email: str) -> None:
@@ -216,18 +242,18 @@ def test_attempts_inside_the_window_still_count(shop: Database, email: str) -> N
     lock(sign_in, email, 3)
     with shop.cursor() as cur:
         cur.execute("UPDATE sign_in_attempts SET attempted_at = now() - interval '14 minutes'")
-    assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.LOCKED
+    assert attempt(sign_in, email, right_order()).outcome is Outcome.LOCKED
 
 
 def test_only_failures_inside_the_window_count(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=3)
     for n in range(3):
-        attempt(sign_in, email, "DEMO-0001-99", who=client(n))
+        attempt(sign_in, email, alices_order(99), who=client(n))
     with shop.cursor() as cur:
         cur.execute("UPDATE sign_in_attempts SET attempted_at = now() - interval '1 hour'")
     for n in range(2):
-        assert attempt(sign_in, email, "DEMO-0001-98", who=client(n)).outcome is Outcome.FAILURE
-    assert attempt(sign_in, email, RIGHT_ORDER).outcome is Outcome.SUCCESS
+        assert attempt(sign_in, email, alices_order(98), who=client(n)).outcome is Outcome.FAILURE
+    assert attempt(sign_in, email, right_order()).outcome is Outcome.SUCCESS
 
 
 # --- the audit ---------------------------------------------------------------------------
@@ -235,12 +261,12 @@ def test_only_failures_inside_the_window_count(shop: Database, email: str) -> No
 
 def test_no_audit_row_holds_the_email(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=2, max_failures_per_client=100)
-    attempt(sign_in, email, RIGHT_ORDER, who=client(1))
-    attempt(sign_in, email.upper(), "DEMO-0001-99", who=client(2))
-    attempt(sign_in, "bruno.keller@example.com", "DEMO-0001-99", who=client(3))
+    attempt(sign_in, email, right_order(), who=client(1))
+    attempt(sign_in, email.upper(), alices_order(99), who=client(2))
+    attempt(sign_in, "bruno.keller@example.com", alices_order(99), who=client(3))
     attempt(sign_in, "nobody@example.com", None, who=client(4))
-    attempt(sign_in, email, "DEMO-0001-98", who=client(5))
-    attempt(sign_in, email, RIGHT_ORDER, who=client(6))  # locked by now
+    attempt(sign_in, email, alices_order(98), who=client(5))
+    attempt(sign_in, email, right_order(), who=client(6))  # locked by now
     outcomes = {r["outcome"] for r in attempts(shop)}
     assert outcomes == {"success", "failure", "locked"}
 
@@ -260,7 +286,7 @@ def test_no_audit_row_holds_the_email(shop: Database, email: str) -> None:
         "nobody",
         "example.com",
         "198.51.100",
-        RIGHT_ORDER,
+        right_order(),
     ]
     for row in attempts(shop):
         for column in text_columns:
@@ -270,8 +296,8 @@ def test_no_audit_row_holds_the_email(shop: Database, email: str) -> None:
 
 
 def test_identifier_keys_depend_on_the_secret_key(shop: Database, email: str) -> None:
-    attempt(SignInGuard(shop, SignInSettings(), KEY), email, "DEMO-0001-99")
-    attempt(SignInGuard(shop, SignInSettings(), b"another-key" * 4), email, "DEMO-0001-99")
+    attempt(SignInGuard(shop, SignInSettings(), KEY), email, alices_order(99))
+    attempt(SignInGuard(shop, SignInSettings(), b"another-key" * 4), email, alices_order(99))
     first, second = (r["identifier_key"] for r in attempts(shop))
     assert first != second
 
@@ -306,8 +332,8 @@ def test_record_proof_of_an_unknown_customer_stores_nothing(shop: Database) -> N
 def test_erasure_removes_proofs_and_successful_sign_ins(shop: Database, email: str) -> None:
     now = time.time()
     sign_in = guard(shop)
-    attempt(sign_in, email, "DEMO-0001-99", conversation="web:conv-1")
-    attempt(sign_in, email, RIGHT_ORDER, conversation="web:conv-1")
+    attempt(sign_in, email, alices_order(99), conversation="web:conv-1")
+    attempt(sign_in, email, right_order(), conversation="web:conv-1")
     record_proof(shop, "web:conv-1", "cust-0001", "web", "sign_in", now, now + 7200)
     record_proof(shop, "rest:only-a-proof", "cust-0001", "rest", "token", now, now + 900)
     record_proof(shop, "web:someone-else", "cust-0002", "web", "token", now, now + 900)
@@ -331,22 +357,22 @@ def test_erasure_removes_proofs_and_successful_sign_ins(shop: Database, email: s
 def test_an_email_and_a_customer_number_share_one_budget(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=4, max_failures_per_client=1000)
     for n in range(2):
-        assert attempt(sign_in, email, "DEMO-0001-99", who=client(n)).outcome is Outcome.FAILURE
+        assert attempt(sign_in, email, alices_order(99), who=client(n)).outcome is Outcome.FAILURE
         assert (
-            attempt(sign_in, "cust-0001", "DEMO-0001-98", who=client(10 + n)).outcome
+            attempt(sign_in, "cust-0001", alices_order(98), who=client(10 + n)).outcome
             is Outcome.FAILURE
         )
-    assert attempt(sign_in, "cust-0001", RIGHT_ORDER, who=client(99)).outcome is Outcome.LOCKED
+    assert attempt(sign_in, "cust-0001", right_order(), who=client(99)).outcome is Outcome.LOCKED
 
 
 def test_refused_attempts_do_not_extend_a_lock_out(shop: Database, email: str) -> None:
     sign_in = guard(shop, max_failures_per_identifier=2, max_failures_per_client=1000)
     lock(sign_in, email, 2)
     for n in range(5):
-        assert attempt(sign_in, email, RIGHT_ORDER, who=client(300 + n)).outcome is Outcome.LOCKED
+        assert attempt(sign_in, email, right_order(), who=client(300 + n)).outcome is Outcome.LOCKED
     with shop.cursor() as cur:  # the failures age out of the window; the refusals do not count
         cur.execute(
             "UPDATE sign_in_attempts SET attempted_at = now() - interval '1 hour' "
             "WHERE outcome = 'failure'"
         )
-    assert attempt(sign_in, email, RIGHT_ORDER, who=client(400)).outcome is Outcome.SUCCESS
+    assert attempt(sign_in, email, right_order(), who=client(400)).outcome is Outcome.SUCCESS

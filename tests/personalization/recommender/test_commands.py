@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.personalization.test_cli import run_cli
+from tests.personalization.test_cli import PSEUDONYM_KEY, run_cli
 
 
 def test_train_without_orders_fails_clearly(database_url: str, tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_rollback_before_any_training(database_url: str, tmp_path: Path) -> None
 
 
 def test_recommend_and_articles_on_the_demo_shop(empty_database_url: str, tmp_path: Path) -> None:
-    env = {"RECOMMENDER_DIR": str(tmp_path)}
+    env = {"RECOMMENDER_DIR": str(tmp_path), "PSEUDONYM_KEY": PSEUDONYM_KEY}
     for command in (("migrate",), ("demo-data",), ("segment",)):
         assert run_cli(*command, database_url=empty_database_url, **env).returncode == 0
     table = run_cli("recommend", "cust-0003", "-n", "3", database_url=empty_database_url, **env)

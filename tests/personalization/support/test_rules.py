@@ -51,8 +51,8 @@ def test_escalation_rules_in_order_of_precedence() -> None:
 @pytest.mark.parametrize(
     ("typed", "order_id"),
     [
-        ("DEMO-0001-14", "DEMO-0001-14"),
-        ("demo 0001 3", "DEMO-0001-03"),
+        ("DEMO-4821-14", "DEMO-4821-14"),
+        ("demo 4821 3", "DEMO-4821-03"),
         ("#536365", "536365"),
         ("order c536379", "C536379"),
         ("tomorrow", None),
