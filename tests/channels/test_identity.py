@@ -13,6 +13,7 @@ from channels.identity import MAX_METADATA_CHARS, ChannelIdentity, client_metada
 from personalization.auth.proof import METADATA_KEY, IdentityProof, MessageIdentity, opaque
 from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings
+from tests.channels.environment import use_identity_environment
 
 SECRET = "customer-token-secret-for-channel-tests-0123"
 AUDIENCE = "hearth-home-support"
@@ -257,10 +258,7 @@ def test_oversize_metadata_does_not_cost_the_identity(identity: ChannelIdentity)
 def test_from_env_reads_the_token_secret_and_the_binding_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("IDENTITY_KEY", KEY.decode())
-    for name in ("CUSTOMER_TOKEN_ALGORITHM", "CUSTOMER_TOKEN_AUDIENCE", "CUSTOMER_TOKEN_ISSUER"):
-        monkeypatch.delenv(name, raising=False)
+    use_identity_environment(monkeypatch, SECRET, KEY)
     configured = ChannelIdentity.from_env("web")
     assert configured.verifier is not None
     assert configured.settings.binding_key == KEY

@@ -19,6 +19,7 @@ from channels.rest import PREFIX, BadRestRequest, RestChannel, bearer_token, cli
 from personalization.auth.proof import METADATA_KEY, MessageIdentity, opaque
 from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings
+from tests.channels.environment import use_identity_environment
 
 SECRET = "customer-token-secret-for-rest-tests-012345"
 AUDIENCE = "hearth-home-support"
@@ -267,10 +268,7 @@ def test_a_forwarded_for_header_is_not_trusted_without_a_proxy_configured() -> N
 def test_without_an_identity_the_channel_configures_one_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("IDENTITY_KEY", KEY.decode())
-    for name in ("CUSTOMER_TOKEN_ALGORITHM", "CUSTOMER_TOKEN_AUDIENCE", "CUSTOMER_TOKEN_ISSUER"):
-        monkeypatch.delenv(name, raising=False)
+    use_identity_environment(monkeypatch, SECRET, KEY)
     configured = RestChannel.from_credentials(None)
     assert isinstance(configured, RestChannel)
     assert configured.identity is not None and configured.identity.verifier is not None

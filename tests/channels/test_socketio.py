@@ -25,6 +25,7 @@ from channels.socketio import (
 from personalization.auth.proof import METADATA_KEY, MessageIdentity, opaque
 from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings
+from tests.channels.environment import use_identity_environment
 
 SECRET = "customer-token-secret-for-socketio-tests-01"
 AUDIENCE = "hearth-home-support"
@@ -334,10 +335,7 @@ def test_only_configured_origins_may_open_a_socket(monkeypatch: pytest.MonkeyPat
 def test_from_credentials_configures_the_identity_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CUSTOMER_TOKEN_SECRET", SECRET)
-    monkeypatch.setenv("IDENTITY_KEY", KEY.decode())
-    for name in ("CUSTOMER_TOKEN_ALGORITHM", "CUSTOMER_TOKEN_AUDIENCE", "CUSTOMER_TOKEN_ISSUER"):
-        monkeypatch.delenv(name, raising=False)
+    use_identity_environment(monkeypatch, SECRET, KEY)
     channel = SocketIOChannel.from_credentials({"session_persistence": True})
     assert isinstance(channel, SocketIOChannel)
     assert channel.identity is not None and channel.identity.verifier is not None

@@ -27,7 +27,7 @@ from tests.e2e.stack import (
     query,
     variants,
 )
-from tests.e2e.test_slack import post_event
+from tests.e2e.test_slack import direct_message, post_event
 
 pytestmark = pytest.mark.e2e
 
@@ -141,20 +141,7 @@ def test_rest_cannot_continue_a_slack_conversation(
     suffix = uuid.uuid4().hex[:8].upper()
     user, channel = f"U{suffix}", f"D{suffix}"
     slack_api.emails[user] = "alice.martin@example.com"
-    dm = {
-        "type": "event_callback",
-        "event_id": f"Ev{suffix}",
-        "authorizations": [{"user_id": "U0BOT"}],
-        "event": {
-            "type": "message",
-            "channel": channel,
-            "channel_type": "im",
-            "user": user,
-            "text": "hi",
-            "ts": f"{time.time():.6f}",
-        },
-    }
-    assert post_event(stack, dm).status_code == 200
+    assert post_event(stack, direct_message(user, channel, "hi")).status_code == 200
     slack_api.wait_for_posts(channel, at_least=3)
     slack_id = f"slack:{user}_{channel}"
     before = stack.api("GET", f"/conversations/{slack_id}/tracker").json()["events"]
