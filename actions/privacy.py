@@ -30,6 +30,7 @@ from personalization.privacy import (
     set_personalization,
 )
 from personalization.recommender.registry import ModelRegistry
+from personalization.settings import IdentitySettings
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ async def erase_after_confirmation(
             source="chat",
             recommendations=personalization_client.recommendation_cache(),
             registry=ModelRegistry.from_env(),
+            sign_in_key=IdentitySettings.from_env().binding_key,
         ),
         None,
     )

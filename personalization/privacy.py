@@ -19,6 +19,7 @@ from typing import Any
 
 import redis
 
+from personalization.auth.sign_in import sign_in_identifier_key
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import forget_customer as forget_in_recommender
@@ -239,8 +240,13 @@ def erase_customer(
     source: str = "cli",
     recommendations: RecommendationCache | None = None,
     registry: ModelRegistry | None = None,
+    sign_in_key: bytes | None = None,
 ) -> ErasureReport:
-    """Delete the customer everywhere; raises PrivacyError for an unknown id."""
+    """Delete the customer everywhere; raises PrivacyError for an unknown id.
+
+    With ``sign_in_key`` (IDENTITY_KEY), failed sign-ins against the customer go too: they
+    carry no customer id, only the keyed hash of it.
+    """
     report = ErasureReport(customer_id)
     with db.cursor() as cur:
         cur.execute("SELECT 1 FROM customers WHERE id = %s FOR UPDATE", (customer_id,))
@@ -260,6 +266,15 @@ def erase_customer(
                 report.rows_deleted[table] = count
         cur.execute("DELETE FROM customers WHERE id = %s", (customer_id,))
         report.rows_deleted["customers"] = cur.rowcount
+        if sign_in_key:
+            cur.execute(
+                "DELETE FROM sign_in_attempts WHERE identifier_key = %s",
+                (sign_in_identifier_key(sign_in_key, customer_id),),
+            )
+            if cur.rowcount:
+                report.rows_deleted["sign_in_attempts"] = (
+                    report.rows_deleted.get("sign_in_attempts", 0) + cur.rowcount
+                )
         cur.execute("SELECT to_regclass('events') IS NOT NULL AS present")
         if cur.fetchone()["present"]:
             cur.execute("DELETE FROM events WHERE sender_id = ANY(%s)", (list(conversation_ids),))

@@ -23,6 +23,12 @@ from personalization.support.orders import normalise_order_number
 log = logging.getLogger(__name__)
 
 
+def sign_in_identifier_key(key: bytes, identifier: str) -> str:
+    """What sign-in attempts are counted and audited under: a customer id, or an unknown
+    identifier, never in the clear."""
+    return opaque(key, f"sign-in:{identifier}")
+
+
 class Outcome(str, Enum):
     SUCCESS = "success"
     FAILURE = "failure"
@@ -57,7 +63,7 @@ class SignInGuard:
         """
         with self._db.cursor() as cur:
             customer_id = _customer_named(cur, identifier)
-            identifier_key = opaque(self._key, f"sign-in:{customer_id or identifier.lower()}")
+            identifier_key = sign_in_identifier_key(self._key, customer_id or identifier.lower())
             # One attempt at a time per identifier and per client (always in this order), so
             # parallel guesses cannot overrun either limit.
             for lock in (identifier_key, f"client:{client}"):

@@ -25,6 +25,7 @@ from personalization.pseudonym import pseudonym_key_from_env
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.registry import ModelRegistry
 from personalization.segments import Segmenter
+from personalization.settings import ConfigurationError, IdentitySettings
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import applied_versions, migrate
@@ -36,6 +37,14 @@ def _cmd_migrate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
         "applied": [f"{m.version:04d}_{m.name}" for m in applied],
         "schema_version": max(applied_versions(db), default=0),
     }
+
+
+def _identity_key() -> bytes | None:
+    """IDENTITY_KEY when set, so an erasure also removes failed sign-ins against the customer."""
+    try:
+        return IdentitySettings.from_env().binding_key
+    except ConfigurationError:
+        return None
 
 
 def _cmd_demo_data(args: argparse.Namespace, db: Database) -> dict[str, Any]:
@@ -127,6 +136,7 @@ def _cmd_erase(args: argparse.Namespace, db: Database) -> dict[str, Any]:
             source="cli",
             recommendations=RecommendationCache.from_env(),
             registry=ModelRegistry.from_env(),
+            sign_in_key=_identity_key(),
         )
     except PrivacyError as exc:
         raise CommandError(str(exc)) from exc

@@ -376,3 +376,18 @@ def test_refused_attempts_do_not_extend_a_lock_out(shop: Database, email: str) -
             "WHERE outcome = 'failure'"
         )
     assert attempt(sign_in, email, right_order(), who=client(400)).outcome is Outcome.SUCCESS
+
+
+def test_erasure_with_the_identity_key_removes_failed_sign_ins_too(
+    shop: Database, email: str
+) -> None:
+    sign_in = guard(shop)
+    attempt(sign_in, email, alices_order(99), conversation="web:conv-1")
+    attempt(sign_in, "cust-0001", alices_order(98), conversation="rest:conv-2")
+    attempt(sign_in, "nobody@example.org", alices_order(97), conversation="rest:conv-3")
+
+    report = erase_customer(shop, "cust-0001", sign_in_key=KEY)
+
+    assert report.rows_deleted["sign_in_attempts"] == 2
+    [left] = attempts(shop)
+    assert left["conversation_id"] == "rest:conv-3", "a stranger's attempt is not hers"
