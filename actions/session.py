@@ -96,13 +96,15 @@ async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
     erasure waiting for its "yes", a form) can be finished by the second.
     """
     message = message_identity(tracker)
-    if message is None or message.customer_id is None:
+    if message is None:
         return {}
     current = identity_proof(tracker)
-    if current is not None and (
-        current.customer_id == message.customer_id or time.time() < current.expires_at
-    ):
+    if current is not None and current.holds_for(message):
         return {}
+    if message.customer_id is None or (current is not None and time.time() < current.expires_at):
+        # Nobody this message proves may take the conversation: if it had a customer, their
+        # profile leaves it too, so no reply greets or ranks a stranger as them.
+        return signed_out() if current is not None else {}
     proof = IdentityProof.from_message(message, proof_ttl_s())
     context = await personalization_client.fetch_context(message.customer_id) if proof else None
     if proof is None or context is None:
@@ -114,6 +116,11 @@ async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
     if context.personalization_allowed:
         slots["response_style"] = await choose_style(context.segment, context.tone)
     return slots
+
+
+def signed_out() -> dict[str, Any]:
+    """The profile slots of a conversation whose proof no longer holds."""
+    return {**{name: None for name in PROFILE_SLOTS}, "customer_known": False}
 
 
 def proof_is_private(tracker: Tracker) -> bool:

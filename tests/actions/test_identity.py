@@ -367,3 +367,20 @@ def test_unknown_consent_records_nothing_personal(
         {"customer_id": None, "value": 4}
     ], "the rating counts, anonymously"
     assert fetch(store_with_demo_shop, "SELECT count(*) AS n FROM message_sentiment") == [{"n": 0}]
+
+
+@pytest.mark.parametrize("who", ["expired", "other_client"])
+def test_a_proof_that_no_longer_holds_takes_the_profile_with_it(
+    domain: dict[str, Any], who: str
+) -> None:
+    tracker = journey_tracker("bye", "goodbye", who=who)
+    assert tracker.get_slot("customer_name") == "Alice", "the fixture still carries her profile"
+    slots = slot_events(run_action(ActionValidateSlotMappings(), tracker, domain))
+    assert slots["identity_proof"] is None
+    assert slots["customer_known"] is False
+    assert slots["customer_name"] is None and slots["customer_tier"] is None
+
+
+def test_a_proof_that_holds_leaves_the_profile_alone(domain: dict[str, Any]) -> None:
+    slots = slot_events(run_action(ActionValidateSlotMappings(), journey_tracker(), domain))
+    assert "identity_proof" not in slots and "customer_name" not in slots
