@@ -23,6 +23,7 @@ from sanic.request import Request
 from channels.identity import ChannelIdentity
 from personalization.auth.tokens import VerifiedToken
 
+MAX_MESSAGE_CHARS = 2000  # as the web chat's (channels/socketio.py)
 SENDER = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}\Z")
 PREFIX = "rest:"
 
@@ -90,6 +91,9 @@ class RestChannel(RestInput):
         message = self._body(req).get("message")
         if not isinstance(message, str):
             raise BadRestRequest("`message` must be a string")
+        if len(message) > MAX_MESSAGE_CHARS:
+            # Parsing runs on Rasa's event loop: one huge message would stall every chat.
+            raise BadRestRequest(f"`message` must be at most {MAX_MESSAGE_CHARS} characters")
         return message
 
     def _extract_input_channel(self, req: Request) -> str:

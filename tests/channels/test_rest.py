@@ -15,7 +15,14 @@ from sanic.models.server_types import ConnInfo
 from sanic.request import Request
 
 from channels.identity import ChannelIdentity
-from channels.rest import PREFIX, BadRestRequest, RestChannel, bearer_token, client_address
+from channels.rest import (
+    MAX_MESSAGE_CHARS,
+    PREFIX,
+    BadRestRequest,
+    RestChannel,
+    bearer_token,
+    client_address,
+)
 from personalization.auth.proof import METADATA_KEY, MessageIdentity, opaque
 from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings
@@ -334,3 +341,14 @@ def test_a_token_scopes_the_conversation_to_its_customer(channel: RestChannel) -
     assert conversation(bearer(token("cust-0001"))) == "rest:cust-0001+shared-phone"
     assert conversation(bearer(token("cust-0002"))) == "rest:cust-0002+shared-phone"
     assert conversation(bearer("not-a-token")) == "rest:shared-phone"
+
+
+def test_a_message_too_long_to_parse_safely_is_refused_with_the_limit(
+    channel: RestChannel,
+) -> None:
+    fits = {"sender": "s", "message": "x" * MAX_MESSAGE_CHARS}
+    assert channel._extract_message(request(fits)) == fits["message"]
+    error = bad_request(
+        channel._extract_message, request({"sender": "s", "message": "x" * 100_000})
+    )
+    assert str(MAX_MESSAGE_CHARS) in str(error)

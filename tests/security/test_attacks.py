@@ -167,6 +167,8 @@ def test_a_malformed_rest_request_is_refused_with_a_reason(stack: RunningStack) 
         answer = requests.post(url, json=body, timeout=10)
         assert answer.status_code == 400 and "sender" in answer.text
     assert requests.post(url, json=["a", "list"], timeout=10).status_code == 400
+    huge = requests.post(url, json={"sender": new_sender(), "message": "x" * 100_000}, timeout=10)
+    assert huge.status_code == 400 and "2000" in huge.text, "refused before any parsing"
 
 
 # The action server -----------------------------------------------------------------------------
