@@ -21,6 +21,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 
 from channels.identity import ChannelIdentity
+from personalization.auth import bearer
 from personalization.auth.tokens import VerifiedToken
 
 MAX_MESSAGE_CHARS = 2000  # as the web chat's (channels/socketio.py)
@@ -34,9 +35,7 @@ class BadRestRequest(SanicException):
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization") or ""
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return bearer.bearer_token(request.headers.get("authorization"))
 
 
 def client_address(request: Request) -> str:

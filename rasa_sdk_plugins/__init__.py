@@ -14,7 +14,6 @@ guard:
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 from typing import Any
@@ -24,6 +23,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from personalization.auth.bearer import presents
 from personalization.settings import ActionServerSettings
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,7 @@ OPEN_PATHS = {"/health"}
 
 
 def authorised(request: Request, token: str) -> bool:
-    header = request.headers.get("authorization") or ""
-    scheme, _, presented = header.partition(" ")
-    return (
-        bool(token)
-        and scheme.lower() == "bearer"
-        and hmac.compare_digest(presented.strip().encode(), token.encode())
-    )
+    return presents(request.headers.get("authorization"), token)
 
 
 def guard(app: Sanic, settings: ActionServerSettings) -> None:

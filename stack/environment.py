@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import psycopg2.extensions
 
-from stack.services import EmbeddedPostgres, EmbeddedRedis
+from stack.services import EmbeddedPostgres, EmbeddedRedis, write_private
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +161,6 @@ def private_directory(path: Path) -> None:
         path.chmod(0o700)
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Create a file only its owner can read (mode 0600 from the start, never wider)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
-
-
 def local_secret(root: Path, name: str) -> str:
     """A random secret kept beside the embedded data, made once, so it is stable across runs
     (imported ids, tokens already handed out).
@@ -177,7 +169,7 @@ def local_secret(root: Path, name: str) -> str:
     """
     path = root / name
     if not path.exists():
-        _write_private(path, secrets.token_hex(32))
+        write_private(path, secrets.token_hex(32))
     return path.read_text().strip()
 
 
@@ -187,7 +179,7 @@ def local_api_token(root: Path) -> Path:
     token = local_secret(root, "rasa-api.token")
     header = root / "rasa-api.header"
     if not header.exists():
-        _write_private(header, f"Authorization: Bearer {token}\n")
+        write_private(header, f"Authorization: Bearer {token}\n")
     return root / "rasa-api.token"
 
 

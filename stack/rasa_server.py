@@ -15,7 +15,6 @@ launcher runs Rasa's own `rasa run` with these changes:
 from __future__ import annotations
 
 import argparse
-import hmac
 import ipaddress
 import logging
 import sys
@@ -27,6 +26,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.origins import allowed_origins
+from personalization.auth.bearer import presents
 from personalization.settings import ConfigurationError, RasaServerSettings
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,7 @@ def is_public(path: str) -> bool:
 
 
 def bearer_matches(request: Request, token: str) -> bool:
-    scheme, _, presented = (request.headers.get("authorization") or "").partition(" ")
-    return (
-        bool(token)
-        and scheme.lower() == "bearer"
-        and hmac.compare_digest(presented.strip().encode(), token.encode())
-    )
+    return presents(request.headers.get("authorization"), token)
 
 
 def install_api_guard(app: Sanic, token: str) -> None:

@@ -39,7 +39,7 @@ def _wait_until(predicate, timeout_s: float, interval_s: float = 0.1) -> bool:
     return predicate()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """A file only its owner can read, from the moment it exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -149,13 +149,13 @@ class EmbeddedRedis:
     def _password(self) -> str:
         path = self.root / "redis.password"
         if not path.exists():
-            _write_private(path, secrets.token_hex(24))
+            write_private(path, secrets.token_hex(24))
         return path.read_text().strip()
 
     def _config_file(self) -> Path:
         path = self.root / "redis.conf"
         path.unlink(missing_ok=True)
-        _write_private(path, f"requirepass {self._password}\n")
+        write_private(path, f"requirepass {self._password}\n")
         return path
 
     def _url(self, port: int) -> str:
