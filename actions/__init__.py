@@ -1,7 +1,8 @@
 """The rasa-sdk action server, one module per support journey.
 
-Actions stay thin: they read the tracker, ask `personalization` (through
-`actions.personalization_client`) and answer. They never raise to Rasa.
+Actions stay thin: they read the tracker, ask the stores through a typed gateway
+(`actions.gateways`, whose calls answer ok, unavailable or refused) and answer. They never
+raise to Rasa.
 """
 
 import os as _os

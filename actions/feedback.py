@@ -13,11 +13,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import personalization_client
 from actions.conversation import latest_entity, personal_customer
+from actions.gateways.feedback import feedback_store
 from actions.payloads import intent_payload
-from personalization.support.bandit import STYLES, StyleBandit
-from personalization.support.feedback import FeedbackError, is_success, record_feedback
+from personalization.support.bandit import STYLES
+from personalization.support.feedback import FeedbackError
 
 THUMBS = [
     {"title": "👍 Yes", "payload": "/affirm"},
@@ -38,16 +38,10 @@ async def store_feedback(tracker: Tracker, kind: str, value: int) -> bool:
     style = tracker.get_slot("response_style")
     style = style if style in STYLES else None
     segment = tracker.get_slot("customer_segment") if customer_id else None
-
-    def work() -> bool:
-        db = personalization_client.database()
-        record_feedback(db, customer_id, tracker.sender_id, kind, value, style)
-        success = is_success(kind, value)
-        if style is not None and success is not None:
-            StyleBandit(db).reward(segment, style, success)
-        return True
-
-    return await personalization_client.call("feedback", work, False)
+    outcome = await feedback_store().record(
+        customer_id, tracker.sender_id, kind, value, style, segment
+    )
+    return outcome.ok
 
 
 async def record_thumbs(

@@ -1,16 +1,14 @@
 """Data rights in the chat: what we know, stop personalizing, opt back in, delete my data.
 
-Every change is audited by `personalization.privacy`. Erasure also removes this conversation:
-Rasa saves the tracker and streams its events after the action returns, so the conversation
-is swept once more a few seconds later (`schedule_conversation_sweep`).
+Every change is audited by `personalization.privacy`. Deleting is a durable job
+(`personalization.jobs.erasure`): after the customer confirms, the request is recorded and the
+worker carries it out, this conversation included (swept again after Rasa saved it). The
+answer says only what is true: deleted, to be deleted within the promised minutes, recorded
+for when our systems are back, or not recorded at all.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
-import time
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -18,21 +16,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import personalization_client
 from actions.conversation import PROOF_SLOT, known_customer, refuse_unless_private
+from actions.form_interruptions import leave_form
+from actions.gateways.privacy import privacy_store
+from actions.gateways.profiles import profile_store
 from actions.orders import IDENTIFY_BUTTON
 from actions.session import PROFILE_SLOTS
-from personalization.privacy import (
-    erase_customer,
-    export_customer,
-    forget_conversation,
-    readable_export,
-    set_personalization,
-)
-from personalization.recommender.registry import ModelRegistry
-from personalization.settings import IdentitySettings
-
-log = logging.getLogger(__name__)
+from personalization.jobs.erasure import QUEUED
+from personalization.privacy import readable_summary
 
 CONFIRM_BUTTONS = [
     {"title": "Yes, delete everything", "payload": "/affirm"},
@@ -51,6 +42,10 @@ class CustomerDataAction(Action, ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        # A data-rights request ends any form under way: the customer has changed course.
+        return [*leave_form(tracker, domain), *await self._answer(dispatcher, tracker)]
+
+    async def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         customer_id = known_customer(tracker)
         if customer_id is None:
             return ask_to_identify(dispatcher)
@@ -76,14 +71,10 @@ class ActionExportData(CustomerDataAction):
     async def for_customer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
     ) -> list[EventType]:
-        export = await personalization_client.call(
-            "export",
-            lambda: export_customer(personalization_client.database(), customer_id, "chat"),
-            None,
-        )
-        if export is None:
+        summary = await privacy_store().summary(customer_id)
+        if not summary.ok or summary.value is None:
             return unavailable(dispatcher)
-        dispatcher.utter_message(response="utter_export", summary=readable_export(export))
+        dispatcher.utter_message(response="utter_export", summary=readable_summary(summary.value))
         return []
 
 
@@ -94,14 +85,7 @@ class ActionOptOut(CustomerDataAction):
     async def for_customer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
     ) -> list[EventType]:
-        def work() -> bool:
-            set_personalization(personalization_client.database(), customer_id, False, "chat")
-            cache = personalization_client.recommendation_cache()
-            if cache is not None:
-                cache.forget_customer(customer_id)
-            return True
-
-        if not await personalization_client.call("opt-out", work, False):
+        if not (await privacy_store().set_personalization(customer_id, False)).ok:
             return unavailable(dispatcher)
         dispatcher.utter_message(response="utter_opted_out")
         keep = {"customer_id", "customer_known", PROOF_SLOT}  # opted out, still signed in
@@ -120,20 +104,12 @@ class ActionOptIn(CustomerDataAction):
     async def for_customer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: str
     ) -> list[EventType]:
-        ok = await personalization_client.call(
-            "opt-in",
-            lambda: (
-                set_personalization(personalization_client.database(), customer_id, True, "chat")
-                or True
-            ),
-            False,
-        )
-        if not ok:
+        if not (await privacy_store().set_personalization(customer_id, True)).ok:
             return unavailable(dispatcher)
-        context = await personalization_client.fetch_context(customer_id)
+        context = await profile_store().context(customer_id)
         events: list[EventType] = []
-        if context is not None:
-            events = [SlotSet(k, v) for k, v in context.as_slots().items()]
+        if context.ok and context.value is not None:
+            events = [SlotSet(k, v) for k, v in context.value.as_slots().items()]
         dispatcher.utter_message(response="utter_opted_in")
         return events
 
@@ -149,30 +125,6 @@ class ActionAskEraseConfirmation(CustomerDataAction):
         return [SlotSet("pending_question", "erase")]
 
 
-def sweep_delay_s() -> float:
-    try:
-        return float(os.environ.get("ERASURE_SWEEP_DELAY_S", "5"))
-    except ValueError:
-        return 5.0
-
-
-def schedule_conversation_sweep(conversation_ids: set[str]) -> None:
-    """Delete what Rasa writes after the erasing action: the saved tracker and its events."""
-
-    def sweep() -> None:
-        time.sleep(sweep_delay_s())
-        try:
-            forget_conversation(
-                personalization_client.database(),
-                conversation_ids,
-                personalization_client.conversation_store(),
-            )
-        except Exception as exc:  # a failed sweep is logged; the audit shows the erasure
-            log.error("conversation sweep after erasure failed (%s)", type(exc).__name__)
-
-    threading.Thread(target=sweep, name="erasure-sweep", daemon=True).start()
-
-
 async def erase_after_confirmation(
     dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[EventType]:
@@ -181,23 +133,22 @@ async def erase_after_confirmation(
         return ask_to_identify(dispatcher)
     if refuse_unless_private(dispatcher, tracker):
         return [SlotSet("pending_question", None)]
-    report = await personalization_client.call(
-        "erasure",
-        lambda: erase_customer(
-            personalization_client.database(),
-            customer_id,
-            conversations=personalization_client.conversation_store(),
-            source="chat",
-            recommendations=personalization_client.recommendation_cache(),
-            registry=ModelRegistry.from_env(),
-            sign_in_key=IdentitySettings.from_env().binding_key,
-        ),
-        None,
-    )
-    if report is None:
-        return [*unavailable(dispatcher), SlotSet("pending_question", None)]
-    schedule_conversation_sweep({tracker.sender_id, customer_id})
-    dispatcher.utter_message(response="utter_erased")
+    outcome = await privacy_store().request_erasure(customer_id, {tracker.sender_id})
+    receipt = outcome.value
+    if not outcome.ok or receipt is None:
+        dispatcher.utter_message(response="utter_erasure_not_recorded")
+        return [SlotSet("pending_question", None)]
+    if receipt.done:
+        dispatcher.utter_message(response="utter_erased", reference=receipt.reference)
+    elif receipt.state == QUEUED:
+        dispatcher.utter_message(response="utter_erasure_queued", reference=receipt.reference)
+    else:
+        dispatcher.utter_message(
+            response="utter_erasure_pending",
+            reference=receipt.reference,
+            minutes=receipt.promise_minutes,
+        )
+    # Recorded either way: the conversation no longer speaks for (or records about) them.
     return [ActiveLoop(None), AllSlotsReset(), SlotSet("customer_known", False)]
 
 

@@ -108,20 +108,38 @@ class ChannelIdentity:
         return {**client_metadata(sent), METADATA_KEY: identity.as_metadata()}
 
 
+MAX_METADATA_DEPTH = 8
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest deeper than ``limit``; iterative, so any depth is safe."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def client_metadata(sent: Any) -> dict[str, Any]:
-    """The client's metadata as a small JSON object, without reserved keys."""
+    """The client's metadata as a small, shallow JSON object, without reserved keys."""
     if isinstance(sent, str):
+        if len(sent) > MAX_METADATA_CHARS:
+            return {}
         try:
             sent = json.loads(sent)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
-    if not isinstance(sent, dict):
+    if not isinstance(sent, dict) or nested_deeper_than(sent, MAX_METADATA_DEPTH):
         return {}
     kept = {k: v for k, v in sent.items() if isinstance(k, str) and k not in RESERVED_KEYS}
     try:
         if len(json.dumps(kept)) > MAX_METADATA_CHARS:
             log.info("dropped client metadata over %d characters", MAX_METADATA_CHARS)
             return {}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return {}
     return kept

@@ -8,30 +8,46 @@
   with the same sender lands in another conversation and can neither read nor answer this
   one. No REST caller reaches a web chat or Slack conversation, nor passes for another
   channel (Rasa's channel takes ``input_channel`` from the request body; this one does not).
-- A malformed body or sender id is answered with 400 and a reason, before Rasa sees it.
+- A malformed body (not JSON, not an object, a field of the wrong type) or a bad sender id
+  is answered with 400 and a reason, a body over MAX_REQUEST_BODY_BYTES with 413, before Rasa
+  sees it; never with a 500.
+- A message over MAX_MESSAGE_CHARS gets a polite bot answer (HTTP 200) and never reaches
+  Rasa; a failure inside Rasa (e.g. Redis down) gets the trouble reply, never ``[]``, and its
+  log line holds no customer text (``channels.doors``).
 """
 
 from __future__ import annotations
 
-import re
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.utils.endpoints import bool_arg
+from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
+from sanic.response import HTTPResponse, ResponseStream
 
+from channels import doors, parsing
 from channels.identity import ChannelIdentity
 from personalization.auth import bearer
 from personalization.auth.tokens import VerifiedToken
+from personalization.settings import InputLimits
 
-MAX_MESSAGE_CHARS = 2000  # as the web chat's (channels/socketio.py)
-SENDER = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}\Z")
+MAX_MESSAGE_CHARS = InputLimits().max_message_chars  # the default; MAX_MESSAGE_CHARS sets it
+SENDER = doors.SENDER
 PREFIX = "rest:"
 
 
 class BadRestRequest(SanicException):
     status_code = 400
     quiet = True
+
+
+class BadSender(BadRestRequest):
+    """A sender id that is not 1 to 128 safe characters."""
 
 
 def bearer_token(request: Request) -> str | None:
@@ -45,6 +61,7 @@ def client_address(request: Request) -> str:
 
 class RestChannel(RestInput):
     identity: ChannelIdentity | None = None
+    limits: InputLimits | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -54,16 +71,26 @@ class RestChannel(RestInput):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> RestChannel:
         channel = cls()
         channel.identity = ChannelIdentity.from_env(cls.name())
+        channel.limits = InputLimits.from_env()
         return channel
+
+    def _limits(self) -> InputLimits:
+        if self.limits is None:
+            self.limits = InputLimits.from_env()
+        return self.limits
 
     @staticmethod
     def _body(request: Request) -> dict[str, Any]:
+        """The body as a JSON object, parsed once per request."""
+        if hasattr(request.ctx, "json_body"):
+            return request.ctx.json_body
         try:
-            body = request.json
-        except Exception as exc:  # Sanic raises its own error for a body that is not JSON
+            body = json.loads(request.body or b"")
+        except (ValueError, RecursionError) as exc:  # also bad UTF-8, and absurd nesting
             raise BadRestRequest("the body must be a JSON object") from exc
         if not isinstance(body, dict):
             raise BadRestRequest("the body must be a JSON object")
+        request.ctx.json_body = body
         return body
 
     def _identity(self) -> ChannelIdentity:
@@ -79,10 +106,8 @@ class RestChannel(RestInput):
 
     async def _extract_sender(self, req: Request) -> str:
         sender = self._body(req).get("sender")
-        if not isinstance(sender, str) or not SENDER.match(sender):
-            raise BadRestRequest(
-                "`sender` must be 1 to 128 letters, digits or the characters _ . @ : -"
-            )
+        if not doors.valid_sender(sender):
+            raise BadSender(doors.SENDER_RULE)
         verified = self._verified(req)
         return f"{PREFIX}{verified.customer_id}+{sender}" if verified else PREFIX + sender
 
@@ -90,9 +115,8 @@ class RestChannel(RestInput):
         message = self._body(req).get("message")
         if not isinstance(message, str):
             raise BadRestRequest("`message` must be a string")
-        if len(message) > MAX_MESSAGE_CHARS:
-            # Parsing runs on Rasa's event loop: one huge message would stall every chat.
-            raise BadRestRequest(f"`message` must be at most {MAX_MESSAGE_CHARS} characters")
+        # A message over the limit is answered politely by the door (channels.doors), which
+        # keeps it from Rasa: it is not a malformed request.
         return message
 
     def _extract_input_channel(self, req: Request) -> str:
@@ -107,3 +131,46 @@ class RestChannel(RestInput):
             address=address,
             verified=self._verified(request),
         )
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's two REST routes, with the body read under a size limit and every message
+        passed through the door (``channels.doors.guarded``)."""
+        parsing.install()
+        handle = doors.guarded(on_new_message, self.name(), self._limits())
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse | ResponseStream:
+            try:
+                await doors.read_body(request, self._limits().max_body_bytes)
+            except doors.BodyTooLarge:
+                doors.refused(self.name(), "body_too_large")
+                raise
+            try:
+                sender_id = await self._extract_sender(request)
+                text = self._extract_message(request)
+                stream = bool_arg(request, "stream", default=False)
+                metadata = self.get_metadata(request)
+            except BadRestRequest as exc:
+                doors.refused(
+                    self.name(), "bad_sender" if isinstance(exc, BadSender) else "bad_request"
+                )
+                raise
+            if stream:
+                return response.stream(
+                    self.stream_response(handle, text, sender_id, self.name(), metadata),
+                    content_type="text/event-stream",
+                )
+            collector = CollectingOutputChannel()
+            await handle(
+                UserMessage(
+                    text, collector, sender_id, input_channel=self.name(), metadata=metadata
+                )
+            )
+            return response.json(collector.messages)
+
+        return webhook

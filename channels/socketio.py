@@ -10,6 +10,10 @@
    the shop's backend put in the page; see ``personalization.auth.tokens``). An id the page
    claims proves nothing and is dropped.
 4. Only the page's own origin, and those configured in RASA_CORS_ORIGINS, may open a socket.
+5. The door's checks (``channels.doors``): a packet over MAX_REQUEST_BODY_BYTES closes the
+   socket, a malformed message or a session the socket was not given gets an ``input_error``
+   event with the reason, a message over MAX_MESSAGE_CHARS a polite bot answer, and a failure
+   inside Rasa the trouble reply; none of them reaches Rasa's parser, and none is silent.
 """
 
 from __future__ import annotations
@@ -27,14 +31,17 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from channels import doors, parsing
 from channels.identity import ChannelIdentity
 from channels.origins import allowed_origins
+from personalization.settings import InputLimits
 
 log = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[0-9a-f]{32}\Z")
-MAX_MESSAGE_CHARS = 2000
+MAX_MESSAGE_CHARS = InputLimits().max_message_chars  # the default; MAX_MESSAGE_CHARS sets it
 PREFIX = "web:"
+INPUT_ERROR_EVT = "input_error"
 
 
 class SessionIds:
@@ -70,7 +77,7 @@ def token_of(metadata: Any) -> Any:
     if isinstance(metadata, str):
         try:
             metadata = json.loads(metadata)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
     return metadata.get("customer_token") if isinstance(metadata, dict) else None
 
@@ -87,16 +94,25 @@ class SocketIOChannel(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
+        parsing.install()
         sio = self.sio
         assert sio is not None
         # Rasa turns python-socketio's origin check off; this puts it back, with our list.
         sio.eio.cors_allowed_origins = allowed_origins()
+        limits = InputLimits.from_env()
+        # engine.io's own limit is 1 MB a packet; a larger packet closes the socket.
+        sio.eio.max_http_buffer_size = limits.max_body_bytes
         identity = self.identity or ChannelIdentity.from_env("web")
+        handle = doors.guarded(on_new_message, "web", limits)
+
+        async def refuse(sid: str, reason: str, detail: str) -> None:
+            doors.refused("web", reason)
+            await sio.emit(INPUT_ERROR_EVT, {"reason": detail}, room=sid)
 
         sessions = SessionIds(identity.settings.binding_key)
 
         @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: str, data: dict | None) -> None:
+        async def session_request(sid: str, data: Any = None) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             session_id = requested if sessions.issued(requested) else sessions.new()
             await sio.save_session(sid, {"session_id": session_id}, namespace=self.namespace)
@@ -105,8 +121,9 @@ class SocketIOChannel(SocketIOInput):
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: str, data: dict) -> None:
+        async def handle_message(sid: str, data: Any = None) -> None:
             if not isinstance(data, dict):
+                await refuse(sid, "bad_request", "a message must be a JSON object")
                 return
             if self.session_persistence:
                 session_id = data.get("session_id")
@@ -115,18 +132,26 @@ class SocketIOChannel(SocketIOInput):
                     log.warning(
                         "ignored a web chat message for a session this socket was not given"
                     )
+                    await refuse(
+                        sid,
+                        "bad_sender",
+                        "`session_id` must be the session this connection was confirmed in; "
+                        "send session_request first",
+                    )
                     return
                 sender_id = PREFIX + session_id
             else:
                 session_id = sid
                 sender_id = PREFIX + sid
             message = data.get("message")
-            text = message[:MAX_MESSAGE_CHARS] if isinstance(message, str) else ""
+            if not isinstance(message, str):
+                await refuse(sid, "bad_request", "`message` must be a string")
+                return
             sent = data.get(self.metadata_key)
             address = client_address(sio.get_environ(sid, namespace=self.namespace), sid)
-            await on_new_message(
+            await handle(
                 UserMessage(
-                    text,
+                    message,
                     SocketIOOutput(sio, self.bot_message_evt),
                     sender_id,
                     input_channel=self.name(),

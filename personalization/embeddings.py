@@ -103,14 +103,17 @@ class SentenceEncoder:
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             chosen = order[start : start + batch_size]
-            batch = self._tokenizer(
-                [texts[i] for i in chosen],
-                padding=True,
-                truncation=True,
-                max_length=MAX_TOKENS,
-                return_tensors="np",
-            )
+            # The tokenizer too is used only under the lock: a fast (Rust) tokenizer sets its
+            # padding and truncation on itself for each call, and two threads doing so at
+            # once fail with "Already borrowed".
             with self._lock:
+                batch = self._tokenizer(
+                    [texts[i] for i in chosen],
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_TOKENS,
+                    return_tensors="np",
+                )
                 vectors = self._forward(
                     batch["input_ids"].astype(np.int32), batch["attention_mask"].astype(np.int32)
                 )
@@ -120,6 +123,14 @@ class SentenceEncoder:
 
 _shared: SentenceEncoder | None = None
 _shared_lock = threading.Lock()
+
+
+def loaded_encoder() -> SentenceEncoder | None:
+    """The shared encoder if it is already loaded; never loads it, never waits for it.
+
+    For callers under a deadline of a few seconds, which the first load would exceed.
+    """
+    return _shared
 
 
 def shared_encoder() -> SentenceEncoder:

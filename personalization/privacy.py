@@ -1,31 +1,37 @@
 """Data rights: consent, a readable export, and complete erasure.
 
-Erasure removes the profile and, through ON DELETE CASCADE, everything keyed to it (orders,
-returns, interactions, sentiment, feedback, tickets, consent and segments). It also removes
-the customer's conversations: the event rows a conversation platform streamed into the
-`events` table, and the conversation keys in Redis. What survives is the consent audit under
-the pseudonymous id (actions and times, no content), ending with the erasure: the proof of what
-was asked and done that a regulator asks for.
+Erasure removes the profile and, through ON DELETE CASCADE or explicitly, everything keyed to
+it (orders, returns, interactions, sentiment, feedback, tickets, consent, segments, known
+conversations). It also removes every conversation of the customer: the event rows a
+conversation platform streamed into the `events` table, and the conversation keys in Redis;
+then cached recommendations and the customer's rows in every stored model version. What
+survives is the consent audit under the pseudonymous id (actions, times and counts, no
+content), ending with the erasure: the proof of what was asked and done that a regulator asks
+for. The steps live here; `personalization.jobs.erasure` runs them as a durable, retried job.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import redis
+from psycopg2.extras import Json
 
 from personalization.auth.sign_in import sign_in_identifier_key
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import forget_customer as forget_in_recommender
+from personalization.settings import ErasureSettings
 from personalization.store import Database
 
 log = logging.getLogger(__name__)
+
+# A REST conversation opened with a customer's token is `rest:<customer>+<sender>`.
+REST_PREFIX = "rest:"
 
 # Tables that hold conversation ids of a customer, besides the customer id itself.
 _CONVERSATION_SOURCES = (
@@ -85,7 +91,7 @@ _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "return_requests",
-        "SELECT order_id, stock_code, quantity, refund, status, created_at "
+        "SELECT order_id, stock_code, quantity, refund, status, reason, created_at "
         "FROM return_requests WHERE customer_id = %(id)s ORDER BY created_at",
     ),
     (
@@ -120,32 +126,79 @@ class PrivacyError(RuntimeError):
 
 @dataclass(frozen=True)
 class ConversationStore:
-    """Where conversation trackers live in Redis: `<prefix>:tracker:<conversation id>`."""
+    """Where Rasa keeps a conversation in Redis: its tracker and its lock.
+
+    Keys are ``<prefix>:tracker:<conversation id>`` and ``<lock prefix>:lock:<conversation
+    id>`` (Rasa's Redis tracker and lock stores with a key prefix).
+    """
 
     redis_url: str
     key_prefix: str = "shopbot"
     timeout_s: float = 3.0
+    lock_key_prefix: str | None = None
 
     @classmethod
     def from_env(cls) -> ConversationStore | None:
-        url = os.environ.get("REDIS_URL", "").strip()
-        if not url:
+        settings = ErasureSettings.from_env()
+        if not settings.redis_url:
             return None
-        return cls(url, os.environ.get("TRACKER_KEY_PREFIX", "shopbot") or "shopbot")
+        return cls(
+            settings.redis_url,
+            settings.tracker_key_prefix,
+            settings.redis_timeout_s,
+            settings.lock_key_prefix,
+        )
 
     def key(self, conversation_id: str) -> str:
         return f"{self.key_prefix}:tracker:{conversation_id}"
 
-    def delete(self, conversation_ids: set[str]) -> int:
-        if not conversation_ids:
+    def lock_key(self, conversation_id: str) -> str:
+        return f"{self.lock_key_prefix or self.key_prefix}:lock:{conversation_id}"
+
+    def delete(self, conversation_ids: set[str], rest_customer: str | None = None) -> int:
+        """Delete the conversations' trackers and locks; returns how many keys existed.
+
+        With ``rest_customer``, also every REST conversation of that customer
+        (``rest:<customer>+<sender>``) found by a scan, whether or not PostgreSQL knows it.
+        """
+        if not conversation_ids and rest_customer is None:
             return 0
         client = redis.Redis.from_url(
             self.redis_url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
         )
         try:
-            return int(client.delete(*(self.key(c) for c in sorted(conversation_ids))))
+            keys = {k for c in conversation_ids for k in (self.key(c), self.lock_key(c))}
+            if rest_customer is not None:
+                escaped = _redis_pattern(f"{REST_PREFIX}{rest_customer}+")
+                for pattern in (self.key(escaped), self.lock_key(escaped)):
+                    keys.update(k.decode() for k in client.scan_iter(pattern + "*", count=1000))
+            deleted, ordered = 0, sorted(keys)
+            for at in range(0, len(ordered), 500):
+                deleted += int(client.delete(*ordered[at : at + 500]))
+            return deleted
         finally:
             client.close()
+
+    def rewrite_persistence(self) -> bool:
+        """Ask Redis to rewrite its append-only file and snapshot, which still hold deleted
+        trackers until then; False where the server refuses (a managed Redis may)."""
+        client = redis.Redis.from_url(
+            self.redis_url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
+        )
+        try:
+            persistence = client.info("persistence")
+            if persistence.get("aof_enabled"):
+                client.bgrewriteaof()
+            client.bgsave()
+            return True
+        except redis.ResponseError:  # disabled, or one already running: the next sweep's turn
+            return False
+        finally:
+            client.close()
+
+
+def _redis_pattern(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 @dataclass
@@ -171,12 +224,22 @@ class ErasureReport:
             "recommender_versions_pruned": self.recommender_versions_pruned,
         }
 
+    def counts(self) -> dict[str, Any]:
+        """The report without the customer id: what an audit entry or a job row may keep."""
+        return {k: v for k, v in self.as_dict().items() if k != "customer_id"}
 
-def _audit(cur: Any, customer_id: str, action: str, source: str) -> None:
+
+def audit(
+    cur: Any, customer_id: str, action: str, source: str, details: dict[str, Any] | None = None
+) -> None:
+    """One consent-audit entry: who (the pseudonymous id), what, from where, and counts."""
     cur.execute(
-        "INSERT INTO consent_audit (customer_id, action, source) VALUES (%s, %s, %s)",
-        (customer_id, action, source),
+        "INSERT INTO consent_audit (customer_id, action, source, details) VALUES (%s, %s, %s, %s)",
+        (customer_id, action, source, Json(details) if details is not None else None),
     )
+
+
+_audit = audit
 
 
 def personalization_allowed(db: Database, customer_id: str) -> bool:
@@ -242,61 +305,146 @@ def erase_customer(
     registry: ModelRegistry | None = None,
     sign_in_key: bytes | None = None,
 ) -> ErasureReport:
-    """Delete the customer everywhere; raises PrivacyError for an unknown id.
+    """Delete the customer everywhere, at once; raises PrivacyError for an unknown id.
 
-    With ``sign_in_key`` (IDENTITY_KEY), failed sign-ins against the customer go too: they
-    carry no customer id, only the keyed hash of it.
+    The chat and the CLI go through the durable job (`personalization.jobs.erasure`), which
+    runs the same steps with retries. With ``sign_in_key`` (IDENTITY_KEY), failed sign-ins
+    against the customer go too: they carry no customer id, only the keyed hash of it.
     """
-    report = ErasureReport(customer_id)
     with db.cursor() as cur:
-        cur.execute("SELECT 1 FROM customers WHERE id = %s FOR UPDATE", (customer_id,))
+        cur.execute("SELECT 1 FROM customers WHERE id = %s", (customer_id,))
         if cur.fetchone() is None:
             raise PrivacyError(f"no customer {customer_id}")
-        conversation_ids = {customer_id}
-        for table in _CONVERSATION_SOURCES:
-            cur.execute(
-                f"SELECT DISTINCT conversation_id FROM {table} WHERE customer_id = %s",
-                (customer_id,),
-            )
-            conversation_ids.update(row["conversation_id"] for row in cur.fetchall())
-        for table in _tables_keyed_by_customer(cur):
-            cur.execute(f"SELECT count(*) AS n FROM {table} WHERE customer_id = %s", (customer_id,))
-            count = cur.fetchone()["n"]
-            if count:
-                report.rows_deleted[table] = count
-        cur.execute("DELETE FROM customers WHERE id = %s", (customer_id,))
+        report, conversation_ids = erase_records(cur, customer_id, set(), sign_in_key)
+        audit(cur, customer_id, "erase", source)
+    forget_elsewhere(report, conversation_ids, conversations, recommendations, registry)
+    log.info("erased a customer: %d tables", len(report.rows_deleted))
+    return report
+
+
+def _table_present(cur: Any, table: str) -> bool:
+    cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (table,))
+    return bool(cur.fetchone()["present"])
+
+
+def customer_conversations(cur: Any, customer_id: str) -> set[str]:
+    """Every conversation id known to belong to the customer.
+
+    The customer id itself, conversations named in the customer's own rows, those recorded
+    when identity was proven (``customer_conversations``, where that table exists), and
+    event rows under ``rest:<customer>+...`` (a REST conversation with the customer's token).
+    """
+    found = {customer_id}
+    sources = list(_CONVERSATION_SOURCES)
+    if _table_present(cur, "customer_conversations"):
+        sources.append("customer_conversations")
+    for table in sources:
+        cur.execute(
+            f"SELECT DISTINCT conversation_id FROM {table} WHERE customer_id = %s",
+            (customer_id,),
+        )
+        found.update(row["conversation_id"] for row in cur.fetchall())
+    if _table_present(cur, "events"):
+        cur.execute(
+            "SELECT DISTINCT sender_id FROM events WHERE starts_with(sender_id, %s)",
+            (f"{REST_PREFIX}{customer_id}+",),
+        )
+        found.update(row["sender_id"] for row in cur.fetchall())
+    return found
+
+
+def erase_records(
+    cur: Any, customer_id: str, known_conversations: set[str], sign_in_key: bytes | None
+) -> tuple[ErasureReport, set[str]]:
+    """Delete the customer's rows and conversation events in one transaction (``cur``'s).
+
+    Idempotent: a customer already gone is no error, their conversations' events still go.
+    Returns the counts and every conversation id of the customer, for the stores outside
+    PostgreSQL.
+    """
+    report = ErasureReport(customer_id)
+    cur.execute("SELECT 1 FROM customers WHERE id = %s FOR UPDATE", (customer_id,))
+    conversation_ids = customer_conversations(cur, customer_id) | set(known_conversations)
+    tables = _tables_keyed_by_customer(cur)
+    for table in tables:
+        cur.execute(f"SELECT count(*) AS n FROM {table} WHERE customer_id = %s", (customer_id,))
+        count = cur.fetchone()["n"]
+        if count:
+            report.rows_deleted[table] = count
+    cur.execute("DELETE FROM customers WHERE id = %s", (customer_id,))
+    if cur.rowcount:
         report.rows_deleted["customers"] = cur.rowcount
-        if sign_in_key:
-            cur.execute(
-                "DELETE FROM sign_in_attempts WHERE identifier_key = %s",
-                (sign_in_identifier_key(sign_in_key, customer_id),),
+    for table in tables:  # rows no foreign key cascades to, e.g. customer_conversations
+        cur.execute(f"DELETE FROM {table} WHERE customer_id = %s", (customer_id,))
+    if sign_in_key:
+        cur.execute(
+            "DELETE FROM sign_in_attempts WHERE identifier_key = %s",
+            (sign_in_identifier_key(sign_in_key, customer_id),),
+        )
+        if cur.rowcount:
+            report.rows_deleted["sign_in_attempts"] = (
+                report.rows_deleted.get("sign_in_attempts", 0) + cur.rowcount
             )
-            if cur.rowcount:
-                report.rows_deleted["sign_in_attempts"] = (
-                    report.rows_deleted.get("sign_in_attempts", 0) + cur.rowcount
-                )
-        cur.execute("SELECT to_regclass('events') IS NOT NULL AS present")
-        if cur.fetchone()["present"]:
-            cur.execute("DELETE FROM events WHERE sender_id = ANY(%s)", (list(conversation_ids),))
-            report.event_rows_deleted = cur.rowcount
-        _audit(cur, customer_id, "erase", source)
+    report.event_rows_deleted = delete_events(cur, conversation_ids)
     report.conversations = len(conversation_ids)
+    return report, conversation_ids
+
+
+def delete_events(cur: Any, conversation_ids: set[str]) -> int:
+    """Delete the event rows of these conversations; the number of `events` rows deleted.
+
+    What the broker recorded beside them goes too: events it set aside (dead letters), and
+    the conversations' link to a customer, which it writes again from the last turn's events
+    after an erasure (the sweeps remove that late arrival).
+    """
+    if not conversation_ids:
+        return 0
+    ids = sorted(conversation_ids)
+    for table, column in (
+        ("event_dead_letters", "sender_id"),
+        ("customer_conversations", "conversation_id"),
+    ):
+        if _table_present(cur, table):
+            cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (ids,))
+    if not _table_present(cur, "events"):
+        return 0
+    cur.execute("DELETE FROM events WHERE sender_id = ANY(%s)", (ids,))
+    return int(cur.rowcount)
+
+
+def forget_elsewhere(
+    report: ErasureReport,
+    conversation_ids: set[str],
+    conversations: ConversationStore | None,
+    recommendations: RecommendationCache | None,
+    registry: ModelRegistry | None,
+) -> None:
+    """Redis trackers and locks, cached recommendations and every stored model version.
+
+    Each step is idempotent and raises on failure (Redis down, a disk error), so a job
+    retries it rather than reporting an erasure that did not happen.
+    """
+    customer_id = report.customer_id
     if conversations is not None:
-        report.redis_keys_deleted = conversations.delete(conversation_ids)
+        report.redis_keys_deleted = conversations.delete(conversation_ids, customer_id)
     if recommendations is not None:
         report.cached_recommendations_deleted = recommendations.forget_customer(customer_id)
     if registry is not None:
         report.recommender_versions_pruned = forget_in_recommender(registry, customer_id)
-    log.info("erased customer %s: %s", customer_id, report.rows_deleted)
-    return report
+
+
+# Tables with a customer_id column that are not the customer's data: the proof of what was
+# asked and done, and the queue of erasures still to do.
+_NOT_CUSTOMER_DATA = ("consent_audit", "erasure_jobs")
 
 
 def _tables_keyed_by_customer(cur: Any) -> list[str]:
     cur.execute(
         """SELECT DISTINCT table_name FROM information_schema.columns
            WHERE table_schema = current_schema() AND column_name = 'customer_id'
-             AND table_name <> 'consent_audit'
-           ORDER BY table_name"""
+             AND table_name <> ALL(%s)
+           ORDER BY table_name""",
+        (list(_NOT_CUSTOMER_DATA),),
     )
     return [row["table_name"] for row in cur.fetchall()]
 
@@ -309,38 +457,100 @@ def forget_conversation(
     Used after an erasure requested inside a conversation: the conversation platform saves
     that very conversation once more after the request was answered.
     """
-    ids = sorted(conversation_ids)
     with db.cursor() as cur:
-        cur.execute("SELECT to_regclass('events') IS NOT NULL AS present")
-        rows = 0
-        if cur.fetchone()["present"]:
-            cur.execute("DELETE FROM events WHERE sender_id = ANY(%s)", (ids,))
-            rows = cur.rowcount
-    keys = conversations.delete(set(ids)) if conversations is not None else None
+        rows = delete_events(cur, conversation_ids)
+    keys = conversations.delete(set(conversation_ids)) if conversations is not None else None
     return rows, keys
 
 
+# What the chat summary counts, with the label the customer reads.
+_SUMMARY_COUNTS: tuple[tuple[str, str], ...] = (
+    ("interactions", "product and article interactions"),
+    ("message_sentiment", "message mood scores"),
+    ("feedback", "feedback answers"),
+    ("support_tickets", "support tickets"),
+    ("returns", "returns"),
+    ("return_requests", "return requests"),
+)
+
+
+def summarise_customer(
+    db: Database, customer_id: str, source: str = "chat", statement_timeout_ms: int = 2000
+) -> dict[str, Any]:
+    """What the chat shows of an export: a profile, totals and counts, audited as an export.
+
+    Bounded whatever the customer's history: a handful of indexed queries returning one row
+    each, under their own statement timeout, so it fits in a chat turn's deadline.
+    """
+    with db.cursor() as cur:
+        cur.execute("SET LOCAL statement_timeout = %s", (int(statement_timeout_ms),))
+        cur.execute(_EXPORT_SECTIONS[0][1], {"id": customer_id})
+        profile = cur.fetchone()
+        if profile is None:
+            raise PrivacyError(f"no customer {customer_id}")
+        audit(cur, customer_id, "export", source)
+        summary: dict[str, Any] = {"customer_id": customer_id, "profile": _readable(dict(profile))}
+        for section, query in _EXPORT_SECTIONS[1:]:
+            if section in ("consent", "segment"):
+                cur.execute(query, {"id": customer_id})
+                row = cur.fetchone()
+                summary[section] = _readable(dict(row)) if row else None
+        cur.execute(
+            "SELECT count(*) AS n, coalesce(sum(total), 0)::float AS total, "
+            "max(ordered_at) AS last FROM orders WHERE customer_id = %s",
+            (customer_id,),
+        )
+        orders = cur.fetchone()
+        summary["orders"] = {
+            "count": orders["n"],
+            "total": orders["total"],
+            "last": orders["last"].date().isoformat() if orders["last"] else None,
+        }
+        counts = {}
+        for table, _ in _SUMMARY_COUNTS:
+            cur.execute(f"SELECT count(*) AS n FROM {table} WHERE customer_id = %s", (customer_id,))
+            counts[table] = cur.fetchone()["n"]
+        summary["counts"] = counts
+    return summary
+
+
 def readable_export(export: dict[str, Any]) -> str:
+    """A few plain lines a customer can read in a chat, from a full export."""
+    orders = export.get("orders") or []
+    summary = {
+        **export,
+        "orders": {
+            "count": len(orders),
+            "total": sum(float(o.get("total") or 0) for o in orders),
+            "last": max(str(o.get("ordered_at", ""))[:10] for o in orders) if orders else None,
+        },
+        "counts": {table: len(export.get(table) or []) for table, _ in _SUMMARY_COUNTS},
+    }
+    return readable_summary(summary)
+
+
+def readable_summary(summary: dict[str, Any]) -> str:
     """A few plain lines a customer can read in a chat; the full export is the JSON."""
-    profile = export.get("profile") or {}
+    profile = summary.get("profile") or {}
     lines = [
         f"Name: {profile.get('display_name') or 'not given'}",
         f"Email: {profile.get('email') or 'not given'}",
         f"Country: {profile.get('country') or 'not given'}",
     ]
-    orders = export.get("orders") or []
-    if orders:
-        total = sum(float(o.get("total") or 0) for o in orders)
-        last = max(str(o.get("ordered_at", ""))[:10] for o in orders)
-        lines.append(f"Orders: {len(orders)}, £{total:.2f} in total, the last on {last}")
+    orders = summary.get("orders") or {}
+    if orders.get("count"):
+        lines.append(
+            f"Orders: {orders['count']}, £{orders['total']:.2f} in total, "
+            f"the last on {orders['last']}"
+        )
     else:
         lines.append("Orders: none")
-    segment = export.get("segment")
+    segment = summary.get("segment")
     if segment:
         lines.append(
             f"Customer group: {segment['segment']} (from how recently, often and much you buy)"
         )
-    consent = export.get("consent")
+    consent = summary.get("consent")
     allowed = True if consent is None else bool(consent.get("personalization"))
     lines.append(f"Personalization: {'on' if allowed else 'off'}")
     preferences = profile.get("preferences") or {}
@@ -348,18 +558,8 @@ def readable_export(export: dict[str, Any]) -> str:
         lines.append(
             "Preferences: " + ", ".join(f"{k} = {v}" for k, v in sorted(preferences.items()))
         )
-    counts = [
-        (len(export.get(section) or []), label)
-        for section, label in (
-            ("interactions", "product and article interactions"),
-            ("message_sentiment", "message mood scores"),
-            ("feedback", "feedback answers"),
-            ("support_tickets", "support tickets"),
-            ("returns", "returns"),
-            ("return_requests", "return requests"),
-        )
-    ]
-    stored = [f"{n} {label}" for n, label in counts if n]
+    counts = summary.get("counts") or {}
+    stored = [f"{counts[t]} {label}" for t, label in _SUMMARY_COUNTS if counts.get(t)]
     if stored:
         lines.append("Also stored: " + ", ".join(stored))
     return "\n".join(lines)

@@ -9,7 +9,9 @@ guard:
 - the server listens on ACTION_LISTEN_HOST (127.0.0.1 unless configured), not on every
   interface as rasa-sdk would by default;
 - an error is answered with a short message, never with the request body (rasa-sdk's own
-  handler echoes the whole tracker, customer data included, back to the caller and the log).
+  handler echoes the whole tracker, customer data included, back to the caller and the log);
+- ``/metrics`` serves the process's Prometheus metrics, behind the same secret;
+- its logs carry no customer text: every record is scrubbed (stack/log_privacy.py).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from personalization import metrics
 from personalization.auth.bearer import presents
 from personalization.settings import ActionServerSettings
+from stack import log_privacy
 
 log = logging.getLogger(__name__)
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
@@ -53,10 +57,15 @@ def guard(app: Sanic, settings: ActionServerSettings) -> None:
         log.error("action server error on %s: %s", request.path, type(exception).__name__)
         return response.json({"error": "the action failed"}, status=500)
 
+    @app.get("/metrics", name="shop_metrics")
+    async def serve_metrics(_request: Request) -> HTTPResponse:
+        return response.raw(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
 
 class ShopActionServerPlugin:
     @hookimpl
     def attach_sanic_app_extensions(self, app: Sanic) -> None:
+        log_privacy.install()
         settings = ActionServerSettings.from_env()
         # rasa-sdk reads SANIC_HOST right after this hook and would default to 0.0.0.0.
         os.environ["SANIC_HOST"] = settings.listen_host

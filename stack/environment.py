@@ -28,6 +28,9 @@ DEFAULTS: dict[str, str] = {
     "TRACKER_KEY_PREFIX": "shopbot",
     "TRACKER_RECORD_EXP": str(30 * 24 * 3600),
     "LOCK_KEY_PREFIX": "shopbot",
+    # Rasa's conversation lock. A turn cut off by a Redis crash never releases its ticket, and
+    # the conversation's next message waits for the ticket to expire: 20 s, not Rasa's 60 s.
+    "TICKET_LOCK_LIFETIME": "20",
     "RASA_HOST": "127.0.0.1",
     "RASA_PORT": "5005",
     "ACTION_HOST": "127.0.0.1",
@@ -50,6 +53,8 @@ class StackConfigError(ValueError):
 class StackEnvironment:
     values: dict[str, str]
     started: list[str] = field(default_factory=list)
+    # Embedded servers this environment uses (their URL was unset), started now or before.
+    embedded: list[str] = field(default_factory=list)
 
     def exports(self) -> str:
         """Shell `export` lines, for `eval "$(make -s env)"`."""
@@ -101,6 +106,7 @@ def resolve(
     environ = dict(os.environ if environ is None else environ)
     values = {key: environ.get(key) or default for key, default in DEFAULTS.items()}
     started: list[str] = []
+    embedded: list[str] = []
     root = data_dir(environ)
     private_directory(root)
 
@@ -115,6 +121,7 @@ def resolve(
             database_url = pg.start()
         if not was_running:
             started.append("postgres")
+        embedded.append("postgres")
     values["DATABASE_URL"] = _normalise_database_url(database_url)
 
     redis_url = environ.get("REDIS_URL", "").strip()
@@ -126,6 +133,7 @@ def resolve(
         redis_url = embedded_redis.start()
         if not was_running:
             started.append("redis")
+        embedded.append("redis")
     values["REDIS_URL"] = redis_url
     values.update(redis_parts(redis_url))
 
@@ -150,7 +158,7 @@ def resolve(
     )
     values["STACK_DATA_DIR"] = str(root)
     values["RECOMMENDER_DIR"] = environ.get("RECOMMENDER_DIR") or str(root / "recommender")
-    return StackEnvironment(values=values, started=started)
+    return StackEnvironment(values=values, started=started, embedded=embedded)
 
 
 def private_directory(path: Path) -> None:

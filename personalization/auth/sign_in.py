@@ -6,6 +6,10 @@ PostgreSQL, so a new conversation id buys no new tries. Past the limit, the iden
 client) is locked for a window, and even a right answer is refused until it ends. Every
 attempt leaves an audit row with keyed hashes instead of the email and the address. Unknown
 identifiers, wrong orders and lock-outs look the same from outside where they can.
+
+Only a real wrong answer counts. The checks and the audit row are one transaction, so a store
+that is down, too slow (statement timeout) or cancelled at the caller's deadline raises
+`StoreUnavailable` and leaves no attempt behind: an outage never costs a customer a try.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class SignInGuard:
 
         Failures count against the customer the identifier names (so an email and a customer
         number share one budget) or, for an unknown identifier, against the identifier.
-        Refused attempts during a lock-out do not extend it.
+        Refused attempts during a lock-out do not extend it. Raises `StoreUnavailable`, with
+        nothing recorded, when the store cannot answer.
         """
         with self._db.cursor() as cur:
             customer_id = _customer_named(cur, identifier)

@@ -17,7 +17,7 @@ from personalization.cli.common import CommandError, UsageError
 from personalization.embeddings import EncoderUnavailable
 from personalization.importer.transactions import ImportFormatError
 from personalization.recommender.registry import RegistryError
-from personalization.settings import ConfigurationError
+from personalization.settings import ConfigurationError, DatabaseSettings
 from personalization.store import Database, StoreUnavailable
 from personalization.store.migrate import MigrationError
 
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_FAILED
     handler: Callable[[argparse.Namespace, Database], dict[str, Any]] = args.handler
     try:
-        db = Database.from_env()
+        db = Database(DatabaseSettings.from_env().for_batch())
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -15,17 +15,16 @@ from tqdm import tqdm
 from personalization.cli.common import CommandError, UsageError, as_of
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
 from personalization.importer.transactions import Limits, TransactionImporter
-from personalization.privacy import (
-    ConversationStore,
-    PrivacyError,
-    erase_customer,
-    export_customer,
-)
+from personalization.jobs.erasure import ErasureInbox, ErasureJobs, ErasureServices
+from personalization.jobs.retention import Retention
+from personalization.privacy import PrivacyError, export_customer
 from personalization.pseudonym import pseudonym_key_from_env
-from personalization.recommender.cache import RecommendationCache
-from personalization.recommender.registry import ModelRegistry
 from personalization.segments import Segmenter
-from personalization.settings import ConfigurationError, IdentitySettings
+from personalization.settings import (
+    ConfigurationError,
+    ErasureSettings,
+    RetentionSettings,
+)
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import applied_versions, migrate
@@ -37,14 +36,6 @@ def _cmd_migrate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
         "applied": [f"{m.version:04d}_{m.name}" for m in applied],
         "schema_version": max(applied_versions(db), default=0),
     }
-
-
-def _identity_key() -> bytes | None:
-    """IDENTITY_KEY when set, so an erasure also removes failed sign-ins against the customer."""
-    try:
-        return IdentitySettings.from_env().binding_key
-    except ConfigurationError:
-        return None
 
 
 def _cmd_demo_data(args: argparse.Namespace, db: Database) -> dict[str, Any]:
@@ -121,6 +112,10 @@ def _cmd_export(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     return {}
 
 
+def _erasure_jobs(db: Database) -> ErasureJobs:
+    return ErasureJobs(db, ErasureSettings.from_env(), ErasureServices.from_env())
+
+
 def _cmd_erase(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     if not args.yes:
         if not sys.stdin.isatty():
@@ -128,24 +123,57 @@ def _cmd_erase(args: argparse.Namespace, db: Database) -> dict[str, Any]:
         answer = input(f"Erase every record of {args.customer}? This cannot be undone [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             return {"customer_id": args.customer, "erased": False}
-    try:
-        report = erase_customer(
-            db,
-            args.customer,
-            ConversationStore.from_env(),
-            source="cli",
-            recommendations=RecommendationCache.from_env(),
-            registry=ModelRegistry.from_env(),
-            sign_in_key=_identity_key(),
-        )
-    except PrivacyError as exc:
-        raise CommandError(str(exc)) from exc
-    except redis.RedisError as exc:
+    jobs = _erasure_jobs(db)
+    if CustomerRepository(db).get(args.customer) is None and not jobs.open_job_for(args.customer):
+        raise CommandError(f"no customer {args.customer}")
+    reference = jobs.request(args.customer, set(), "cli")
+    if not jobs.run_now(reference):  # the worker has it in hand: wait for its result
+        jobs.wait_for(reference, args.wait)
+    view = jobs.view(reference)
+    if view is None:
+        raise CommandError(f"erasure job {reference} disappeared")
+    if view.status != "done":
         raise CommandError(
-            f"PostgreSQL data of {args.customer} was erased, but Redis failed ({exc}); "
-            "run the command again once Redis is back"
-        ) from exc
-    return {"erased": True, **report.as_dict()}
+            f"erasure job {reference} is {view.status} ({view.last_error or 'in progress'}); "
+            "the worker retries it, or run `personalization erasure retry "
+            f"{reference}` once the stores are back"
+        )
+    details = view.as_dict()
+    counts = details.pop("result")
+    counts.setdefault("redis_keys_deleted", "not configured (REDIS_URL unset)")
+    return {"erased": True, "customer_id": args.customer, **details, **counts}
+
+
+def _cmd_erasure_status(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    jobs = ErasureJobs(db, ErasureSettings.from_env())
+    if args.reference:
+        view = jobs.view(args.reference)
+        if view is None:
+            raise CommandError(f"no erasure job {args.reference}")
+        return view.as_dict()
+    counts = jobs.counts_by_status()
+    try:
+        waiting = ErasureInbox(ErasureSettings.from_env()).size()
+    except (ConfigurationError, redis.RedisError):
+        waiting = None
+    return {"jobs": counts, "waiting_in_redis": waiting}
+
+
+def _cmd_erasure_retry(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    jobs = _erasure_jobs(db)
+    references = jobs.retry_failed(args.reference)
+    if args.reference and not references:
+        raise CommandError(f"{args.reference} is not a failed erasure job")
+    for reference in references:
+        jobs.run_now(reference)
+    return {
+        "retried": references,
+        "status": {r: (jobs.status(r) or "unknown") for r in references},
+    }
+
+
+def _cmd_retention_run(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    return {"deleted_or_blanked": Retention(db, RetentionSettings.from_env()).run()}
 
 
 def register(commands: Any) -> None:
@@ -204,13 +232,43 @@ def register(commands: Any) -> None:
 
     cmd = commands.add_parser(
         "erase",
-        help="erase a customer everywhere: profile, orders, feedback, conversations",
-        description="Delete the customer's profile and every record keyed to it, the "
-        "conversation events in PostgreSQL, the conversation trackers and cached "
-        "recommendations in Redis (REDIS_URL, TRACKER_KEY_PREFIX), and the customer's row in "
-        "every stored recommender version (RECOMMENDER_DIR). The consent audit keeps the "
-        "erasure itself.",
+        help="erase a customer everywhere now: profile, orders, feedback, conversations",
+        description="Record an erasure job and run it at once (as the worker would), then "
+        "print what was deleted: the profile and every record keyed to it, every conversation "
+        "of the customer in PostgreSQL and Redis (trackers and locks), cached "
+        "recommendations, and the customer's row in every stored recommender version "
+        "(RECOMMENDER_DIR). The consent audit keeps the erasure itself, with the counts.",
     )
     cmd.add_argument("customer", help="the pseudonymous customer id")
     cmd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    cmd.add_argument(
+        "--wait",
+        type=float,
+        default=60.0,
+        help="seconds to wait when the worker already runs the job (default %(default)s)",
+    )
     cmd.set_defaults(handler=_cmd_erase)
+
+    erasure = commands.add_parser("erasure", help="erasure jobs: status and retries")
+    actions = erasure.add_subparsers(dest="erasure_command", required=True, metavar="ACTION")
+    cmd = actions.add_parser("status", help="one job by reference, or counts of all jobs")
+    cmd.add_argument("reference", nargs="?", help="the reference given to the customer")
+    cmd.set_defaults(handler=_cmd_erasure_status)
+    cmd = actions.add_parser(
+        "retry", help="run failed jobs (or one) again now, with a fresh set of attempts"
+    )
+    cmd.add_argument("reference", nargs="?", help="only this job")
+    cmd.set_defaults(handler=_cmd_erasure_retry)
+
+    retention = commands.add_parser("retention", help="delete records past their retention")
+    actions = retention.add_subparsers(dest="retention_command", required=True, metavar="ACTION")
+    cmd = actions.add_parser(
+        "run",
+        help="apply the retention rules once and print the counts",
+        description="Delete events, tickets, feedback, dead-lettered events and finished "
+        "erasure jobs older than their periods (EVENT_RETENTION_DAYS, TICKET_RETENTION_DAYS, "
+        "FEEDBACK_RETENTION_DAYS, DEAD_LETTER_RETENTION_DAYS, ERASURE_JOB_RETENTION_DAYS), and "
+        "remove the words of opted-out customers' messages older than "
+        "OPTED_OUT_TEXT_RETENTION_HOURS. The worker does this every RETENTION_INTERVAL_S.",
+    )
+    cmd.set_defaults(handler=_cmd_retention_run)

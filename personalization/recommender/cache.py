@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from personalization.settings import RedisSettings
+
 log = logging.getLogger(__name__)
 
-DEFAULT_TTL_S = 3600
+DEFAULT_TTL_S = RedisSettings.recommendation_ttl_s
 
 
 @dataclass
@@ -30,13 +31,20 @@ class RecommendationCache:
 
     @classmethod
     def from_env(cls) -> RecommendationCache | None:
-        url = os.environ.get("REDIS_URL", "").strip()
-        if not url:
+        return cls.from_settings(RedisSettings.from_env())
+
+    @classmethod
+    def from_settings(cls, settings: RedisSettings) -> RecommendationCache | None:
+        """None without a Redis URL. The client gives up after the configured socket and
+        connect timeouts (about a second), so a dead Redis is a quick miss."""
+        if not settings.url:
             return None
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        prefix = os.environ.get("TRACKER_KEY_PREFIX", "shopbot") or "shopbot"
-        ttl = int(os.environ.get("RECOMMENDATION_CACHE_TTL_S", DEFAULT_TTL_S))
-        return cls(client, prefix, ttl)
+        client = redis.Redis.from_url(
+            settings.url,
+            socket_timeout=settings.socket_timeout_s,
+            socket_connect_timeout=settings.connect_timeout_s,
+        )
+        return cls(client, settings.key_prefix, settings.recommendation_ttl_s)
 
     def key(self, version: str, customer_id: str) -> str:
         return f"{self.prefix}:reco:{version}:{customer_id}"

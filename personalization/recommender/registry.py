@@ -6,19 +6,28 @@ Layout under the registry root (``RECOMMENDER_DIR``, default ``.data/recommender
     versions/<version>/metadata.json   data fingerprint, parameters, metrics, time
     current -> versions/<version>      symlink, replaced atomically with os.replace
     activations.jsonl                  every switch, so rollback knows what came before
+    generation                         a token renewed on every switch or rewrite
+    .lock                              held while versions are rewritten or saved
 
 A version is written into a temporary directory and renamed into place, so a reader never
 sees half an artefact; the ``current`` link is swapped in one rename, so a reader sees either
 the old or the new version. The pickles are our own output, never accepted from elsewhere.
+
+A rewrite (an erased customer removed from a version) keeps the version's name, so running
+processes cannot tell it from the version string: they compare ``generation()`` instead.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pickle
 import shutil
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,6 +66,40 @@ class ModelRegistry:
     def _activations(self) -> Path:
         return self.root / "activations.jsonl"
 
+    @property
+    def _generation(self) -> Path:
+        return self.root / "generation"
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive across processes: rewrites of erased customers and saves of new versions
+        must not interleave, or a save could bring back a customer a rewrite just removed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def generation(self) -> str | None:
+        """What a loaded model must match: the active version and the last change's token."""
+        version = self.current_version()
+        if version is None:
+            return None
+        try:
+            token = self._generation.read_text().strip()
+        except OSError:
+            token = ""
+        return f"{version}/{token}"
+
+    def _bump_generation(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".generation-", dir=self.root)
+        with os.fdopen(handle, "w") as out:
+            out.write(uuid.uuid4().hex)
+        os.replace(temporary, self._generation)
+
     def save(self, model: HybridModel, metadata: dict[str, Any]) -> str:
         """Store a new version (not yet active) and return its id."""
         self._versions.mkdir(parents=True, exist_ok=True)
@@ -81,6 +124,7 @@ class ModelRegistry:
         link.unlink(missing_ok=True)
         link.symlink_to(Path("versions") / version)
         os.replace(link, self._current)
+        self._bump_generation()
         entry = {"version": version, "reason": reason, "at": datetime.now(timezone.utc)}
         with self._activations.open("a") as log:
             log.write(json.dumps(entry, default=str) + "\n")
@@ -146,3 +190,4 @@ class ModelRegistry:
         with os.fdopen(handle, "wb") as out:
             pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, target)
+        self._bump_generation()

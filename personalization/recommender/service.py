@@ -10,6 +10,9 @@ Order of answers, first that applies:
 
 A customer who withdrew consent to personalization gets step 5 only. Each answer says which
 step produced it, so the conversation and the logs can tell personal from generic.
+
+A stated request ("kitchen picks under £15", `recommend_for`) keeps the same personal order
+but never shows a product that breaks it (`personalization.recommender.matching`).
 """
 
 from __future__ import annotations
@@ -22,15 +25,21 @@ from typing import Any
 from personalization.profile import profile_row
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.data import profile_features
+from personalization.recommender.matching import matching, pick, taste_misses
 from personalization.recommender.model import HybridModel
 from personalization.recommender.registry import ModelRegistry, RegistryError
 from personalization.store import Database
+from personalization.support.shopping_request import ShoppingRequest
 
 log = logging.getLogger(__name__)
 
 POPULARITY_DAYS = 90
 POPULARITY_MEMO_S = 600.0
+# How often a process looks for a new or rewritten model (a file read, so cheap).
+RELOAD_CHECK_S = 2.0
 NO_CONSENT_SOURCE = "popularity (no personalization)"
+# How much of the personal ranking orders the products that fit a stated request.
+REQUEST_RANKING = 500
 
 
 @dataclass
@@ -47,6 +56,25 @@ class Recommendations:
     @property
     def personal(self) -> bool:
         """False for the popularity answer given without consent."""
+        return self.source != NO_CONSENT_SOURCE
+
+
+@dataclass
+class RequestedRecommendations:
+    """Picks for a stated request. ``request`` is what was asked (to keep for the next
+    refinement); ``kept`` is what every item keeps, the request less the one constraint
+    named in ``relaxed`` when nothing fitted it all."""
+
+    customer_id: str
+    request: ShoppingRequest
+    items: list[dict[str, Any]]
+    source: str
+    model_version: str | None
+    relaxed: str | None = None
+    kept: ShoppingRequest | None = None
+
+    @property
+    def personal(self) -> bool:
         return self.source != NO_CONSENT_SOURCE
 
 
@@ -72,14 +100,7 @@ def stated_taste(preferences: dict[str, Any] | None) -> dict[str, Any]:
 
 def prefer(items: list[dict[str, Any]], taste: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """Items in the stated interests and within budget first, keeping the model's order."""
-    interests, budget = taste.get("interests"), taste.get("budget")
-
-    def misses(item: dict[str, Any]) -> int:
-        wrong_category = bool(interests) and item.get("category") not in interests
-        too_dear = budget is not None and (item.get("unit_price") or 0) > budget
-        return int(wrong_category) + int(too_dear)
-
-    return sorted(items, key=misses)[:n]
+    return sorted(items, key=lambda item: taste_misses(item, taste))[:n]
 
 
 def reason_for(
@@ -107,33 +128,63 @@ def reason_for(
 
 
 class RecommendationService:
+    """Keeps one model loaded per process; it follows the registry within ``reload_check_s``.
+
+    The registry's generation changes when a version is activated and when a version is
+    rewritten to forget an erased customer, so a long-running process drops an erased
+    customer's model rows within seconds, without a restart.
+    """
+
     def __init__(
         self,
         db: Database,
         registry: ModelRegistry,
         cache: RecommendationCache | None = None,
+        reload_check_s: float = RELOAD_CHECK_S,
     ) -> None:
         self._db, self._registry, self._cache = db, registry, cache
+        self._reload_check_s = reload_check_s
         self._model: HybridModel | None = None
         self._model_version: str | None = None
-        self._broken_version: str | None = None
+        self._generation: str | None = None
+        self._broken_generation: str | None = None
+        self._checked_at: float | None = None
         self._popular: dict[tuple[str, str], tuple[float, list[str]]] = {}
 
-    def _active_model(self) -> tuple[str | None, HybridModel | None]:
+    def _current_generation(self) -> str | None:
+        """The registry's generation. The active version is read on every call (one readlink),
+        the rewrite token at most every ``reload_check_s`` seconds."""
         version = self._registry.current_version()
         if version is None:
+            return None
+        known = self._generation or self._broken_generation
+        now = time.monotonic()
+        fresh = self._checked_at is not None and now - self._checked_at < self._reload_check_s
+        if fresh and known is not None and known.split("/", 1)[0] == version:
+            return known
+        self._checked_at = now
+        return self._registry.generation()
+
+    def _active_model(self) -> tuple[str | None, HybridModel | None]:
+        generation = self._current_generation()
+        if generation is None:
+            self._model, self._model_version, self._generation = None, None, None
             return None, None
-        if version == self._broken_version:
+        if generation == self._broken_generation:
             return None, None
-        if version != self._model_version:
+        if generation != self._generation:
+            version = generation.split("/", 1)[0]
             try:
-                self._model = self._registry.load(version)
+                model = self._registry.load(version)
             except (RegistryError, OSError) as exc:
                 log.error("recommender unavailable, answering with popularity: %s", exc)
-                self._broken_version = version
+                self._model, self._model_version, self._generation = None, None, None
+                self._broken_generation = generation
                 return None, None
-            self._model_version = version
-        return version, self._model
+            if self._model_version is not None:
+                log.info("recommender reloaded: %s (was %s)", version, self._model_version)
+            self._model, self._model_version, self._generation = model, version, generation
+        return self._model_version, self._model
 
     def recommend(self, customer_id: str, n: int = 5) -> Recommendations:
         if n < 1:
@@ -163,21 +214,57 @@ class RecommendationService:
             cache.put(cache_version, customer_id, result.as_dict())
         return result
 
+    def recommend_for(
+        self, customer_id: str, request: ShoppingRequest, n: int = 5
+    ) -> RequestedRecommendations:
+        """Up to ``n`` products that keep a stated request, in this customer's personal
+        order; never cached, since requests vary from message to message."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        version, model = self._active_model()
+        profile = self._profile(customer_id)
+        taste = stated_taste(profile.preferences) if profile.consent else {}
+        ranking, source = self._rank(customer_id, profile, model, REQUEST_RANKING, enough=1)
+        # What the personal ranking does not reach, the shop's best sellers order.
+        ranked = set(ranking)
+        ranking = ranking + [c for c in self._popularity("all", "") if c not in ranked]
+        picks = pick(lambda wanted: matching(self._db, wanted), request, ranking, taste, n)
+        self._explain(picks.items, customer_id, source, profile, model, taste)
+        if request.like is not None:
+            for item in picks.items:
+                if item.get("category") == request.like.category:
+                    item["reason"] = f"Like the {request.like.name}"
+        return RequestedRecommendations(
+            customer_id, request, picks.items, source, version, picks.relaxed, picks.kept
+        )
+
+    def products(self, codes: list[str]) -> list[dict[str, Any]]:
+        """Products in the order of ``codes`` (e.g. the list shown last); unknown codes are
+        left out."""
+        return [item for item in self._describe(codes) if item.get("description") is not None]
+
     def _rank(
-        self, customer_id: str, profile: _Profile, model: HybridModel | None, n: int
+        self,
+        customer_id: str,
+        profile: _Profile,
+        model: HybridModel | None,
+        n: int,
+        enough: int | None = None,
     ) -> tuple[list[str], str]:
+        """The top ``n`` from the first source with at least ``enough`` (default ``n``)."""
+        enough = n if enough is None else enough
         if not profile.consent:
             return self._popular_items("all", "", n, set()), NO_CONSENT_SOURCE
         if model is not None:
             features = profile_features(profile.country, profile.segment, profile.preferences)
             found = model.top_items(customer_id, features, n)
-            if found is not None and len(found[0]) >= n:
+            if found is not None and len(found[0]) >= enough:
                 return found
         owned = self._owned(customer_id)
         for scope, value in (("segment", profile.segment), ("country", profile.country)):
             if value:
                 items = self._popular_items(scope, value, n, owned)
-                if len(items) >= n:
+                if len(items) >= enough:
                     return items, f"{scope} popularity"
         return self._popular_items("all", "", n, owned), "popularity"
 

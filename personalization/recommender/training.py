@@ -92,9 +92,12 @@ def train(
         },
         "tuning_curve": curve,
     }
-    previous = registry.current_version()
-    version = registry.save(model, metadata)
-    registry.activate(version)
+    with registry.locked():
+        # A customer erased while the model was fitting must not come back with it.
+        model = _without_erased(db, model)
+        previous = registry.current_version()
+        version = registry.save(model, metadata)
+        registry.activate(version)
     invalidated = cache.invalidate_except(version) if cache is not None else None
     log.info("recommender %s active (was %s)", version, previous)
     return TrainingReport(
@@ -117,13 +120,29 @@ def rollback(registry: ModelRegistry, cache: RecommendationCache | None = None) 
     return {"version": version, "rolled_back_from": previous, "cache_keys_invalidated": invalidated}
 
 
+def _without_erased(db: Database, model: HybridModel) -> HybridModel:
+    """The model without customers whose profile no longer exists (erased meanwhile)."""
+    with db.cursor() as cur:
+        cur.execute("SELECT id FROM customers WHERE id = ANY(%s)", (list(model.users),))
+        present = {row["id"] for row in cur.fetchall()}
+    for customer_id in [u for u in model.users if u not in present]:
+        model = model.without_customer(customer_id) or model
+    return model
+
+
 def forget_customer(registry: ModelRegistry, customer_id: str) -> int:
-    """Remove a customer from every stored version; returns how many versions held them."""
+    """Remove a customer from every stored version; returns how many versions held them.
+
+    Each rewrite renews the registry's generation, so running processes reload the model.
+    """
     changed = 0
-    for version in registry.versions():
-        model = registry.load(version)
-        pruned = model.without_customer(customer_id)
-        if pruned is not None:
-            registry.rewrite(version, pruned)
-            changed += 1
+    if not registry.versions():
+        return 0
+    with registry.locked():
+        for version in registry.versions():
+            model = registry.load(version)
+            pruned = model.without_customer(customer_id)
+            if pruned is not None:
+                registry.rewrite(version, pruned)
+                changed += 1
     return changed

@@ -3,10 +3,15 @@
 Every caller borrows its own connection for one unit of work and gives it back, so no
 session is ever shared across requests. Timeouts are set on connect and per statement so a
 slow or dead database surfaces as `StoreUnavailable` instead of a hung conversation.
+
+A caller with a deadline runs its work inside a `CancelScope`: when the deadline passes it
+cancels the scope, which interrupts the scope's running statements and makes every unit of
+work in it roll back instead of committing. So work the caller gave up on never lands later.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -30,6 +35,99 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be reached or did not answer in time."""
 
 
+class WorkCancelled(StoreUnavailable):
+    """The caller's deadline passed: the unit of work was rolled back, nothing was committed."""
+
+
+class CancelScope:
+    """Units of work started for one caller with a deadline (see `cancel_scope`).
+
+    Thread-safe: the caller cancels from its own thread while the work runs in another.
+    A commit that already began when the scope is cancelled is let finish (interrupting a
+    COMMIT would leave its result unknown); `cancel` says so, and the caller then waits for
+    the work's real result instead of reporting a failure that did not happen.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._running: set[psycopg2.extensions.connection] = set()
+        self._committing: set[psycopg2.extensions.connection] = set()
+        self.committed = 0
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def enter(self, conn: psycopg2.extensions.connection) -> None:
+        with self._lock:
+            if self._cancelled:
+                raise WorkCancelled("the deadline passed before the work began")
+            self._running.add(conn)
+
+    def leave(self, conn: psycopg2.extensions.connection) -> None:
+        with self._lock:
+            self._running.discard(conn)
+            self._committing.discard(conn)
+
+    def begin_commit(self, conn: psycopg2.extensions.connection) -> None:
+        """Claim the right to commit; refused once the scope is cancelled."""
+        with self._lock:
+            if self._cancelled:
+                raise WorkCancelled("the deadline passed; rolled back instead of committing")
+            self._committing.add(conn)
+
+    def end_commit(self, conn: psycopg2.extensions.connection) -> None:
+        with self._lock:
+            self._committing.discard(conn)
+            self.committed += 1
+
+    def cancel(self) -> bool:
+        """Let nothing in this scope commit from now on; quick, safe on an event loop.
+
+        Returns True if a commit was in flight or had already happened, i.e. the work may
+        have changed the store and the caller should wait for its result. Follow with
+        `interrupt` (in a thread: it talks to the server) to stop running statements.
+        """
+        with self._lock:
+            self._cancelled = True
+            return bool(self._committing) or self.committed > 0
+
+    def interrupt(self) -> None:
+        """Ask the server to cancel the scope's running statements (not a commit in flight).
+
+        Done under the lock, so a connection is never interrupted after it went back to the
+        pool and into someone else's work: `leave` waits for it.
+        """
+        with self._lock:
+            for conn in self._running - self._committing:
+                try:
+                    conn.cancel()
+                except psycopg2.Error as exc:
+                    log.info("could not interrupt a statement (%s)", type(exc).__name__)
+
+
+_scope: contextvars.ContextVar[CancelScope | None] = contextvars.ContextVar(
+    "store_cancel_scope", default=None
+)
+
+
+@contextmanager
+def cancel_scope() -> Iterator[CancelScope]:
+    """Make a new scope current for this context; threads started from it with a copy of the
+    context (`asyncio.to_thread` does) share it."""
+    scope = CancelScope()
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+def current_scope() -> CancelScope | None:
+    return _scope.get()
+
+
 class Database:
     def __init__(self, settings: DatabaseSettings) -> None:
         self._settings = settings
@@ -40,6 +138,10 @@ class Database:
     @classmethod
     def from_env(cls) -> Database:
         return cls(DatabaseSettings.from_env())
+
+    @property
+    def settings(self) -> DatabaseSettings:
+        return self._settings
 
     def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
         with self._lock:
@@ -82,17 +184,41 @@ class Database:
 
     @contextmanager
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
-        """Borrow a connection for one transaction: commit on success, roll back on error."""
+        """Borrow a connection for one transaction: commit on success, roll back on error.
+
+        Inside a cancelled `CancelScope` it rolls back instead of committing, and raises
+        `WorkCancelled`.
+        """
+        scope = current_scope()
+        if scope is not None and scope.cancelled:
+            raise WorkCancelled("the deadline passed before the work began")
         pool = self._get_pool()
         conn = self._borrow(pool)
         broken = False
         try:
-            with conn:
+            if scope is not None:
+                scope.enter(conn)
+            try:
                 yield conn
+                if scope is not None:
+                    scope.begin_commit(conn)
+                conn.commit()
+                if scope is not None:
+                    scope.end_commit(conn)
+            except BaseException:
+                if not conn.closed:
+                    conn.rollback()
+                raise
+        except WorkCancelled:
+            raise
         except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
             broken = True
+            if scope is not None and scope.cancelled:
+                raise WorkCancelled("the deadline passed; the statement was interrupted") from exc
             raise StoreUnavailable(f"PostgreSQL failed: {exc}".strip()) from exc
         finally:
+            if scope is not None:
+                scope.leave(conn)
             self._last_used[id(conn)] = time.monotonic()
             pool.putconn(conn, close=broken or conn.closed != 0)
 

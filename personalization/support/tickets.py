@@ -1,4 +1,8 @@
-"""Hand-offs to a person: a ticket with a summary a human can act on without rereading the chat."""
+"""Hand-offs to a person: a ticket with a summary a human can act on without rereading the chat.
+
+The summary quotes the customer's last messages, so it is masked (personalization.redaction)
+before it is stored: an agent sees "[email]" or "[card]", never the value.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from personalization.redaction import redact
 from personalization.store import Database
 
 REASONS = (
@@ -28,10 +33,10 @@ class Ticket:
 
 
 def summarise(turns: list[tuple[str, str]], limit: int = 6, width: int = 160) -> str:
-    """The last few turns, one line each, shortened; intents rather than raw text for bot turns."""
+    """The last few turns, one line each, masked then shortened (so no cut hides a number)."""
     lines = []
     for speaker, text in turns[-limit:]:
-        text = " ".join(text.split())
+        text = " ".join(redact(text).split())
         if len(text) > width:
             text = text[: width - 1] + "…"
         lines.append(f"{speaker}: {text}")
@@ -59,9 +64,15 @@ class TicketRepository:
         summary: str,
         context: dict[str, Any],
     ) -> Ticket:
-        """One open ticket per conversation: a second hand-off adds to the first."""
+        """One open ticket per conversation: a second hand-off adds to the first.
+
+        ``summary`` is masked here too, whoever built it.
+        """
         if reason not in REASONS:
             raise ValueError(f"unknown hand-off reason {reason!r}")
+        # Lone surrogates (a client can send them) cannot be stored: replaced, never an error.
+        summary = _storable(redact(summary))
+        context_json = _storable(json.dumps(context, ensure_ascii=False))
         with self._db.cursor() as cur:
             cur.execute(
                 """SELECT id, priority FROM support_tickets
@@ -75,13 +86,17 @@ class TicketRepository:
                     """UPDATE support_tickets SET summary = %s, updated_at = now(),
                               context = context || %s::jsonb
                        WHERE id = %s""",
-                    (summary, json.dumps(context), existing["id"]),
+                    (summary, context_json, existing["id"]),
                 )
                 return Ticket(existing["id"], existing["priority"], created=False)
             cur.execute(
                 """INSERT INTO support_tickets (customer_id, conversation_id, priority, reason,
                                                 summary, context)
                    VALUES (%s, %s, %s, %s, %s, %s) RETURNING id""",
-                (customer_id, conversation_id, priority, reason, summary, json.dumps(context)),
+                (customer_id, conversation_id, priority, reason, summary, context_json),
             )
             return Ticket(cur.fetchone()["id"], priority, created=True)
+
+
+def _storable(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")

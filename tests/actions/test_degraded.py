@@ -1,4 +1,5 @@
-"""With PostgreSQL unreachable every journey still answers, generically, and never raises."""
+"""With PostgreSQL unreachable every journey still answers, says where it matters that it
+cannot check right now (never as if there were nothing to find), and never raises."""
 
 from __future__ import annotations
 
@@ -30,15 +31,15 @@ def alices_order(number: int) -> Callable[[], str]:
 
 
 CASES: list[tuple[Action, dict[str, Any], str]] = [
-    (ActionOrderStatus(), {"order_number": alices_order(14)}, "utter_orders_unavailable"),
-    (ActionSubmitReturn(), {"order_number": alices_order(12)}, "utter_orders_unavailable"),
+    (ActionOrderStatus(), {"order_number": alices_order(14)}, "utter_store_unavailable_orders"),
+    (ActionSubmitReturn(), {"order_number": alices_order(12)}, "utter_store_unavailable_orders"),
     (ActionBillingHelp(), {}, "utter_billing_help"),
     (ActionRecommendProducts(), {}, "utter_recommendations_unavailable"),
-    (ActionSuggestArticles(), {}, "utter_no_article"),
+    (ActionSuggestArticles(), {}, "utter_store_unavailable_articles"),
     (ActionHandoff(), {}, "utter_handoff_unavailable"),
     (ActionExportData(), {}, "utter_privacy_unavailable"),
     (ActionOptOut(), {}, "utter_privacy_unavailable"),
-    (ActionAnswerYesNo(), {"pending_question": "erase"}, "utter_privacy_unavailable"),
+    (ActionAnswerYesNo(), {"pending_question": "erase"}, "utter_erasure_not_recorded"),
     (
         ActionIdentifyCustomer(),
         {"who": "anonymous", "identity": "a@b.example", "verification_order": "536365"},

@@ -276,3 +276,14 @@ def test_from_env_without_a_key_warns_and_accepts_no_token(
     assert unconfigured.verifier is None
     assert "no customer token is accepted" in caplog.text
     assert web(unconfigured, token=token())[METADATA_KEY]["customer_id"] is None
+
+
+def test_absurdly_nested_client_metadata_is_dropped_not_a_crash() -> None:
+    from channels.identity import client_metadata
+
+    assert client_metadata("[" * 200_000 + "]" * 200_000) == {}
+    assert client_metadata({"x": [[[[[[[[[[["deep"]]]]]]]]]]]}) == {}
+    assert client_metadata({"page": "checkout", "tags": [["a"]]}) == {
+        "page": "checkout",
+        "tags": [["a"]],
+    }

@@ -7,13 +7,17 @@ import json
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from rasa.core.channels.channel import UserMessage
+from rasa.core.lock_store import LockError
 from sanic import Sanic
 from sanic.compat import Header
 from sanic.handlers import ErrorHandler
 from sanic.models.server_types import ConnInfo
 from sanic.request import Request
 
+from channels import parsing
+from channels.doors import TROUBLE_REPLY, BodyTooLarge
 from channels.identity import ChannelIdentity
 from channels.rest import (
     MAX_MESSAGE_CHARS,
@@ -25,7 +29,7 @@ from channels.rest import (
 )
 from personalization.auth.proof import METADATA_KEY, MessageIdentity, opaque
 from personalization.auth.tokens import CustomerTokenVerifier, mint_token
-from personalization.settings import IdentitySettings
+from personalization.settings import IdentitySettings, InputLimits
 from tests.channels.environment import use_identity_environment
 
 SECRET = "customer-token-secret-for-rest-tests-012345"
@@ -343,12 +347,155 @@ def test_a_token_scopes_the_conversation_to_its_customer(channel: RestChannel) -
     assert conversation(bearer("not-a-token")) == "rest:shared-phone"
 
 
-def test_a_message_too_long_to_parse_safely_is_refused_with_the_limit(
+def webhook(channel: RestChannel, on_new_message: Any) -> Any:
+    blueprint = channel.blueprint(on_new_message)
+    [route] = [r for r in blueprint._future_routes if r.uri == "/webhook"]
+    return route.handler
+
+
+def refusals(channel: str, reason: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "shopbot_messages_refused_total", {"channel": channel, "reason": reason}
+        )
+        or 0.0
+    )
+
+
+def test_a_message_too_long_gets_a_polite_answer_and_never_reaches_rasa(
     channel: RestChannel,
 ) -> None:
+    received: list[UserMessage] = []
+    handler = receive_handler(channel, received)
+    before = refusals("rest", "too_long")
     fits = {"sender": "s", "message": "x" * MAX_MESSAGE_CHARS}
     assert channel._extract_message(request(fits)) == fits["message"]
-    error = bad_request(
-        channel._extract_message, request({"sender": "s", "message": "x" * 100_000})
+    answer = asyncio.run(handler(request({"sender": "s", "message": "x" * 100_000})))
+    assert answer.status == 200
+    assert json.loads(answer.body) == [
+        {
+            "recipient_id": "rest:s",
+            "text": "That message is too long for me — please keep it under 2,000 characters.",
+        }
+    ]
+    assert received == [], "Rasa never saw it"
+    assert refusals("rest", "too_long") == before + 1
+    asyncio.run(handler(request(fits)))
+    assert len(received) == 1, "a message at the limit goes through"
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_MESSAGE_CHARS", "10")
+    use_identity_environment(monkeypatch, SECRET, KEY)
+    configured = RestChannel.from_credentials(None)
+    assert isinstance(configured, RestChannel)
+    received: list[UserMessage] = []
+    handler = receive_handler(configured, received)
+    answer = asyncio.run(handler(request({"sender": "s", "message": "x" * 11})))
+    assert "under 10 characters" in json.loads(answer.body)[0]["text"]
+    asyncio.run(handler(request({"sender": "s", "message": "x" * 10})))
+    assert [m.text for m in received] == ["x" * 10]
+
+
+def test_a_body_over_the_size_limit_is_a_413(
+    channel: RestChannel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel.limits = InputLimits(max_message_chars=2000, max_body_bytes=10_000)
+    received: list[UserMessage] = []
+    handler = receive_handler(channel, received)
+    before = refusals("rest", "body_too_large")
+    with pytest.raises(BodyTooLarge) as caught:
+        asyncio.run(handler(request({"sender": "s", "message": "x" * 20_000})))
+    assert caught.value.status_code == 413
+    declared = request({"sender": "s", "message": "hi"}, {"Content-Length": "999999"})
+    with pytest.raises(BodyTooLarge):
+        asyncio.run(handler(declared))
+    assert received == []
+    assert refusals("rest", "body_too_large") == before + 2
+    answer = ErrorHandler().default(declared, caught.value)
+    assert answer.status == 413 and b"at most 10000 bytes" in answer.body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe not utf-8",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"sender": "a", "message": "hi"',
+        b'{"sender": "a", "message": "hi"} trailing',
+        b"NaN",
+        b"\x00",
+    ],
+    ids=["bad utf-8", "deep nesting", "truncated", "trailing", "nan", "nul"],
+)
+def test_any_malformed_body_is_a_400_never_a_500(channel: RestChannel, raw: bytes) -> None:
+    received: list[UserMessage] = []
+    handler = receive_handler(channel, received)
+    with pytest.raises(BadRestRequest) as caught:
+        asyncio.run(handler(request(raw=raw)))
+    assert caught.value.status_code == 400
+    assert received == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"sender": "a", "message": None},
+        {"sender": "a", "message": 1},
+        {"sender": "a", "message": ["hi"]},
+        {"sender": ["a"], "message": "hi"},
+        {"sender": "a" * 129, "message": "hi"},
+        {"sender": "a\u0000b", "message": "hi"},
+        {"sender": "a\u202eb", "message": "hi"},
+    ],
+)
+def test_wrong_types_and_bad_senders_at_the_webhook_are_400s(
+    channel: RestChannel, body: dict[str, Any]
+) -> None:
+    received: list[UserMessage] = []
+    handler = receive_handler(channel, received)
+    before = refusals("rest", "bad_request") + refusals("rest", "bad_sender")
+    with pytest.raises(BadRestRequest):
+        asyncio.run(handler(request(body)))
+    assert received == []
+    assert refusals("rest", "bad_request") + refusals("rest", "bad_sender") >= before + 1
+
+
+def test_a_failure_inside_rasa_gets_the_trouble_reply_and_no_text_in_the_log(
+    channel: RestChannel, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def redis_is_down(message: UserMessage) -> None:
+        raise LockError(f"Could not acquire lock for conversation_id '{message.sender_id}'.")
+
+    async def something_else_broke(message: UserMessage) -> None:
+        raise ValueError(f"cannot handle {message.text!r}")
+
+    secret = "my card is 4111 1111 1111 1111"
+    for failing in (redis_is_down, something_else_broke):
+        caplog.clear()
+        answer = asyncio.run(webhook(channel, failing)(request({"sender": "s", "message": secret})))
+        assert answer.status == 200
+        assert json.loads(answer.body) == [{"recipient_id": "rest:s", "text": TROUBLE_REPLY}]
+        assert "We're having trouble right now" in TROUBLE_REPLY
+        assert caplog.records, "the failure is logged"
+        logged = " ".join(r.getMessage() for r in caplog.records)
+        assert "4111" not in logged and secret not in logged
+    assert "LockError" in logged or "ValueError" in logged
+
+
+def test_replies_sent_before_a_failure_are_kept_and_followed_by_the_trouble_reply(
+    channel: RestChannel,
+) -> None:
+    async def fails_after_replying(message: UserMessage) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "Here you are")
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
+
+    answer = asyncio.run(
+        webhook(channel, fails_after_replying)(request({"sender": "s", "message": "hi"}))
     )
-    assert str(MAX_MESSAGE_CHARS) in str(error)
+    assert [m["text"] for m in json.loads(answer.body)] == ["Here you are", TROUBLE_REPLY]
+
+
+def test_the_channel_moves_parsing_off_the_event_loop(channel: RestChannel) -> None:
+    receive_handler(channel, [])
+    assert parsing.installed()

@@ -9,11 +9,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from rasa.core.channels.channel import UserMessage
+from rasa.core.lock_store import LockError
 from socketio import AsyncServer
 
+from channels.doors import TROUBLE_REPLY
 from channels.identity import ChannelIdentity
 from channels.socketio import (
+    INPUT_ERROR_EVT,
     MAX_MESSAGE_CHARS,
     PREFIX,
     SESSION_ID,
@@ -24,7 +28,7 @@ from channels.socketio import (
 )
 from personalization.auth.proof import METADATA_KEY, MessageIdentity, opaque
 from personalization.auth.tokens import CustomerTokenVerifier, mint_token
-from personalization.settings import IdentitySettings
+from personalization.settings import IdentitySettings, InputLimits
 from tests.channels.environment import use_identity_environment
 
 SECRET = "customer-token-secret-for-socketio-tests-01"
@@ -95,17 +99,22 @@ def test_rasas_enter_room_is_a_coroutine_so_it_must_be_awaited() -> None:
 class Harness:
     """The channel's blueprint with the server's network side replaced by recorders."""
 
-    def __init__(self, channel: SocketIOChannel, environ: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        channel: SocketIOChannel,
+        environ: dict[str, Any] | None,
+        on_new_message: Any = None,
+    ) -> None:
         self.channel = channel
         self.received: list[UserMessage] = []
         self.emitted: list[tuple[str, Any, str | None]] = []
         self.rooms: list[tuple[str, str]] = []
         self.sessions: dict[str, dict[str, Any]] = {}
 
-        async def on_new_message(message: UserMessage) -> None:
+        async def received(message: UserMessage) -> None:
             self.received.append(message)
 
-        self.blueprint = channel.blueprint(on_new_message)
+        self.blueprint = channel.blueprint(on_new_message or received)
         sio = channel.sio
         assert sio is not None
         self.sio = sio
@@ -166,6 +175,15 @@ def make_channel(persistent: bool = True) -> SocketIOChannel:
 @pytest.fixture
 def web() -> Harness:
     return Harness(make_channel(), {"sanic.request": SimpleNamespace(remote_addr="", ip=PEER)})
+
+
+def refusals(channel: str, reason: str) -> float:
+    return (
+        REGISTRY.get_sample_value(
+            "shopbot_messages_refused_total", {"channel": channel, "reason": reason}
+        )
+        or 0.0
+    )
 
 
 def identity_of(message: UserMessage) -> MessageIdentity:
@@ -290,12 +308,68 @@ def test_metadata_sent_as_text_is_cleaned_like_an_object(web: Harness) -> None:
     assert identity_of(message).customer_id is None
 
 
-def test_odd_messages_are_made_safe(web: Harness) -> None:
-    long = web.message({"message": "x" * (MAX_MESSAGE_CHARS + 500), "session_id": SESSION})
-    assert long is not None and len(long.text) == MAX_MESSAGE_CHARS
-    not_text = web.message({"message": {"text": "hi"}, "session_id": SESSION, "metadata": [1]})
-    assert not_text is not None and not_text.text == ""
-    assert set(not_text.metadata) == {METADATA_KEY}
+def test_odd_metadata_is_dropped(web: Harness) -> None:
+    message = web.message({"message": "hi", "session_id": SESSION, "metadata": [1]})
+    assert message is not None and message.text == "hi"
+    assert set(message.metadata) == {METADATA_KEY}
+
+
+def input_errors(harness: Harness) -> list[Any]:
+    return [data for event, data, _ in harness.emitted if event == INPUT_ERROR_EVT]
+
+
+def test_a_message_too_long_gets_a_polite_answer_and_never_reaches_rasa(web: Harness) -> None:
+    before = refusals("web", "too_long")
+    long = {"message": "x" * (MAX_MESSAGE_CHARS + 1), "session_id": SESSION}
+    assert web.message(long) is None
+    event, data, room = web.emitted[-1]
+    assert (event, room) == ("bot_uttered", PREFIX + SESSION)
+    assert data["text"] == (
+        "That message is too long for me — please keep it under 2,000 characters."
+    )
+    assert refusals("web", "too_long") == before + 1
+    fits = web.message({"message": "x" * MAX_MESSAGE_CHARS, "session_id": SESSION})
+    assert fits is not None and len(fits.text) == MAX_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize("message", [None, 42, {"text": "hi"}, ["hi"]])
+def test_a_message_that_is_not_text_gets_an_input_error(web: Harness, message: Any) -> None:
+    assert web.message({"message": message, "session_id": SESSION}) is None
+    [error] = input_errors(web)
+    assert "`message` must be a string" in error["reason"]
+
+
+def test_a_session_the_socket_was_not_given_gets_an_input_error(web: Harness) -> None:
+    before = refusals("web", "bad_sender")
+    assert web.message({"message": "hi", "session_id": MADE_UP}) is None
+    [error] = input_errors(web)
+    assert "session_id" in error["reason"]
+    assert refusals("web", "bad_sender") == before + 1
+    event, _, room = web.emitted[-1]
+    assert (event, room) == (INPUT_ERROR_EVT, SID), "only to the socket that sent it"
+
+
+def test_a_failure_inside_rasa_gets_the_trouble_reply(caplog: pytest.LogCaptureFixture) -> None:
+    async def redis_is_down(message: UserMessage) -> None:
+        raise LockError(f"Could not acquire lock for conversation_id '{message.sender_id}'.")
+
+    harness = Harness(make_channel(), None, on_new_message=redis_is_down)
+    secret = "my email is alice@example.com"
+    assert harness.message({"message": secret, "session_id": SESSION}) is None
+    event, data, room = harness.emitted[-1]
+    assert (event, room) == ("bot_uttered", PREFIX + SESSION)
+    assert data["text"] == TROUBLE_REPLY
+    assert "alice@example.com" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+def test_packets_over_the_body_limit_are_refused_by_engine_io(web: Harness) -> None:
+    assert web.sio.eio.max_http_buffer_size == InputLimits().max_body_bytes
+
+
+def test_a_session_request_without_data_gets_a_fresh_session(web: Harness) -> None:
+    asyncio.run(web.handler("session_request")(SID))
+    event, session_id, _ = web.emitted[-1]
+    assert event == "session_confirm" and SESSION_ID.match(session_id)
 
 
 def test_the_same_session_from_another_address_keeps_its_client_key() -> None:

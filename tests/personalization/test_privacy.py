@@ -237,3 +237,17 @@ def test_export_includes_how_the_customer_was_identified(db: Database) -> None:
     exported = json.dumps(export_customer(db, "cust-e2"))
     for conversation in IDENTITY_CONVERSATIONS:
         assert conversation in exported, conversation
+
+
+def test_the_chat_summary_reads_as_the_full_export_does(db: Database) -> None:
+    from personalization.privacy import readable_export, readable_summary, summarise_customer
+
+    seed_everything(db, "cust-s1", "conv-s1")
+    full = readable_export(export_customer(db, "cust-s1"))
+    assert readable_summary(summarise_customer(db, "cust-s1")) == full
+    assert "Orders: 1, £50.00 in total, the last on 2011-11-05" in full
+    with pytest.raises(PrivacyError):
+        summarise_customer(db, "cust-nobody")
+    with db.cursor() as cur:
+        cur.execute("SELECT count(*) AS n FROM consent_audit WHERE action = 'export'")
+        assert cur.fetchone()["n"] == 2, "each summary is audited as an export"

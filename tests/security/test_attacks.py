@@ -125,8 +125,9 @@ def test_another_customers_token_on_the_same_sender_cannot_touch_the_conversatio
     assert planted[-1] in variants("utter_confirm_erase"), "it is the attacker's own conversation"
     # The victim's next "yes" answers nothing of the attacker's.
     answer = stack.texts(sender, "/affirm", token=victim)
-    assert not any(t in variants("utter_erased") for t in answer), answer
+    assert not any(t in variants("utter_erased") or "ER-" in t for t in answer), answer
     assert query(stack, "SELECT 1 FROM customers WHERE id = 'cust-0002'") == [(1,)]
+    assert query(stack, "SELECT 1 FROM erasure_jobs WHERE customer_id = 'cust-0002'") == []
     victims = stack.api("GET", f"/conversations/{conversation_id(sender, 'cust-0002')}/tracker")
     texts = [e.get("text") for e in victims.json()["events"] if e["event"] == "user"]
     assert texts == ["hi", "/affirm"], "the attacker's message never reached her conversation"
@@ -168,7 +169,9 @@ def test_a_malformed_rest_request_is_refused_with_a_reason(stack: RunningStack) 
         assert answer.status_code == 400 and "sender" in answer.text
     assert requests.post(url, json=["a", "list"], timeout=10).status_code == 400
     huge = requests.post(url, json={"sender": new_sender(), "message": "x" * 100_000}, timeout=10)
-    assert huge.status_code == 400 and "2000" in huge.text, "refused before any parsing"
+    assert huge.status_code == 200 and "2,000 characters" in huge.json()[0]["text"], (
+        "answered politely before any parsing"
+    )
 
 
 # The action server -----------------------------------------------------------------------------

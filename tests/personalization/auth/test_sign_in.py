@@ -6,10 +6,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import psycopg2
 import pytest
 
 from personalization.auth.proof import opaque
-from personalization.auth.sign_in import Outcome, SignInGuard, SignInResult, record_proof
+from personalization.auth.sign_in import (
+    Outcome,
+    SignInGuard,
+    SignInResult,
+    record_proof,
+    sign_in_identifier_key,
+)
 from personalization.demo_data import (
     demo_customers,
     demo_order_id,
@@ -18,7 +25,7 @@ from personalization.demo_data import (
 )
 from personalization.privacy import erase_customer
 from personalization.settings import DatabaseSettings, SignInSettings
-from personalization.store import Database
+from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 
 KEY = b"pseudonym-key-for-sign-in-tests-0123456789"
@@ -337,9 +344,10 @@ def test_erasure_removes_proofs_and_successful_sign_ins(shop: Database, email: s
     record_proof(shop, "web:conv-1", "cust-0001", "web", "sign_in", now, now + 7200)
     record_proof(shop, "rest:only-a-proof", "cust-0001", "rest", "token", now, now + 900)
     record_proof(shop, "web:someone-else", "cust-0002", "web", "token", now, now + 900)
-    # A conversation platform's event rows, found only through the proof's conversation id.
+    # Rasa's event rows (the migrations create its table), found only through the proof's
+    # conversation id.
     with shop.cursor() as cur:
-        cur.execute("CREATE TABLE events (id serial PRIMARY KEY, sender_id text NOT NULL)")
+        cur.execute("CREATE TABLE IF NOT EXISTS events (id serial PRIMARY KEY, sender_id text)")
         cur.execute("INSERT INTO events (sender_id) VALUES ('rest:only-a-proof'), ('web:other')")
 
     report = erase_customer(shop, "cust-0001")
@@ -391,3 +399,39 @@ def test_erasure_with_the_identity_key_removes_failed_sign_ins_too(
     assert report.rows_deleted["sign_in_attempts"] == 2
     [left] = attempts(shop)
     assert left["conversation_id"] == "rest:conv-3", "a stranger's attempt is not hers"
+
+
+def test_an_outage_is_never_a_failed_attempt(shop: Database, email: str) -> None:
+    """Four failures, then the store is unreachable three times: the customer still has the
+    fifth try, and nothing was recorded for the outage."""
+    sign_in = guard(shop)
+    for _ in range(4):
+        assert attempt(sign_in, email, alices_order(99)).outcome is Outcome.FAILURE
+    closed_port = Database(
+        DatabaseSettings(url="postgresql://shop@127.0.0.1:1/shop", connect_timeout_s=2)
+    )
+    for _ in range(3):
+        with pytest.raises(StoreUnavailable):
+            attempt(guard(closed_port), email, alices_order(99))
+    assert attempt(sign_in, email, right_order()).outcome is Outcome.SUCCESS
+    assert [r["outcome"] for r in attempts(shop)] == ["failure"] * 4 + ["success"]
+
+
+def test_a_store_too_slow_to_answer_records_no_attempt(shop: Database, email: str) -> None:
+    """A statement timeout mid-attempt rolls the whole attempt back, its audit row too."""
+    slow = Database(DatabaseSettings(url=shop.settings.url, statement_timeout_ms=300))
+    holder = psycopg2.connect(shop.settings.url)
+    try:
+        with holder.cursor() as cur:  # another attempt on the same customer, stuck
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (sign_in_identifier_key(KEY, "cust-0001"),),
+            )
+        with pytest.raises(StoreUnavailable):
+            attempt(guard(slow), email, right_order())
+    finally:
+        holder.rollback()
+        holder.close()
+        slow.close()
+    assert attempts(shop) == []
+    assert attempt(guard(shop), email, right_order()).outcome is Outcome.SUCCESS

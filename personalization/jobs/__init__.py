@@ -1,0 +1,1 @@
+"""Durable background work: erasure jobs, retention, and the worker process that runs them."""

@@ -1,0 +1,1 @@
+"""Rasa tracker and lock stores of this bot (named in endpoints.yml)."""

@@ -1,0 +1,418 @@
+"""Rasa's Redis tracker and lock stores, made safe for a Redis that is dead or hung.
+
+Rasa 3.6 builds their Redis clients without a connect timeout (and the tracker store without
+any socket timeout), and calls them synchronously on the event loop: a Redis that stops
+answering stalls every conversation of the server, for as long as the kernel keeps the
+connection. These subclasses
+
+- build their clients with REDIS_SOCKET_TIMEOUT_S and REDIS_CONNECT_TIMEOUT_S (1 s by
+  default, ``personalization.settings.RedisSettings``), and retry once, at once, a command
+  that found its pooled connection closed (the first call after Redis restarted);
+- run every Redis call in a worker thread, so the event loop keeps serving other
+  conversations while one waits for Redis;
+- accept the parameters endpoints.yml fills in from the environment as text (port, db,
+  record_exp; an empty password is no password).
+
+A failure raises (``redis.ConnectionError``, ``redis.TimeoutError``, Rasa's ``LockError``),
+and the channels answer it with the trouble reply (``channels.doors``). Rasa's agent wraps
+every tracker store in a ``FailSafeTrackerStore``, which would swallow the error: a failed
+read became a brand-new, empty conversation and a failed write went to process memory, lost
+at the next restart, while the customer was answered as if nothing happened. For this store
+the wrapper lets the error through instead (``refuse_silent_fallback``).
+
+Saving a conversation that has earlier sessions used Rasa's merge, which compares every new
+event with every stored one (`as_dict` both sides) on the event loop: a few hundred ms per
+turn for a long conversation, for every customer of the server. ``continued_events`` joins
+the stored events and the turn's in one pass, and the save runs in a worker thread.
+
+The tracker store also withholds, in what it saves and streams to the event broker, the text
+of bot replies that echo the customer's personal data (``SENSITIVE_RESPONSES``, the data
+export): those events keep only their response name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import redis
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore, TicketLock
+from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event
+from rasa.shared.core.trackers import (
+    DialogueStateTracker,
+    get_trackers_for_conversation_sessions,
+)
+from rasa.utils.endpoints import EndpointConfig
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from personalization.settings import RedisSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 6379
+LOCK_POLL_S = 0.1  # a waiting message looks again this often (Rasa: every 1 s)
+
+T = TypeVar("T")
+
+
+def _text(value: Any) -> str | None:
+    """A parameter as endpoints.yml gives it: unset variables arrive as empty text."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _int(value: Any, default: int) -> int:
+    text = _text(value)
+    return int(text) if text is not None else default
+
+
+def _seconds(value: Any) -> int | None:
+    """An expiry in whole seconds (``604800`` or ``604800.0``); none when unset or 0."""
+    text = _text(value)
+    return (int(float(text)) or None) if text is not None else None
+
+
+def redis_client(
+    settings: RedisSettings,
+    *,
+    host: str | None,
+    port: Any,
+    db: Any,
+    username: Any = None,
+    password: Any = None,
+    use_ssl: bool = False,
+    ssl_keyfile: Any = None,
+    ssl_certfile: Any = None,
+    ssl_ca_certs: Any = None,
+    decode_responses: bool = False,
+    default_db: int = 0,
+) -> redis.Redis:
+    """A Redis client that gives up after the configured timeouts instead of hanging."""
+    return redis.Redis(
+        host=_text(host) or "localhost",
+        port=_int(port, DEFAULT_PORT),
+        db=_int(db, default_db),
+        username=_text(username),
+        password=_text(password),
+        ssl=str(use_ssl).lower() in ("1", "true", "yes"),
+        ssl_keyfile=_text(ssl_keyfile),
+        ssl_certfile=_text(ssl_certfile),
+        ssl_ca_certs=_text(ssl_ca_certs),
+        decode_responses=decode_responses,
+        socket_timeout=settings.socket_timeout_s,
+        socket_connect_timeout=settings.connect_timeout_s,
+        # A pooled connection Redis closed (it restarted) fails once with ConnectionError;
+        # one immediate retry on a fresh connection hides that. A timeout is not retried.
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.ConnectionError],
+    )
+
+
+def _ssl_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: kwargs.get(name)
+        for name in ("use_ssl", "ssl_keyfile", "ssl_certfile", "ssl_ca_certs")
+        if name in kwargs
+    }
+
+
+# --- the tracker store --------------------------------------------------------------------
+
+
+def _sensitive_responses() -> tuple[frozenset[str], str]:
+    from personalization.redaction import SENSITIVE_RESPONSES, WITHHELD
+
+    return SENSITIVE_RESPONSES, WITHHELD
+
+
+def _response_name(event: Event) -> str | None:
+    name = (event.metadata or {}).get("utter_action") if isinstance(event, BotUttered) else None
+    return name if isinstance(name, str) else None
+
+
+def withhold_sensitive_replies(tracker: DialogueStateTracker) -> DialogueStateTracker:
+    """The tracker to store: bot replies that echo personal data keep only their response
+    name. The tracker Rasa holds is not changed (its replies were already sent)."""
+    sensitive, withheld = _sensitive_responses()
+    if not any(_response_name(event) in sensitive for event in tracker.events):
+        return tracker
+    events: list[Event] = []
+    for event in tracker.events:
+        name = _response_name(event)
+        if name in sensitive:
+            event = BotUttered(
+                text=withheld, data={}, metadata={"utter_action": name}, timestamp=event.timestamp
+            )
+        events.append(event)
+    stored = tracker.init_copy()
+    stored.update_with_events(events, domain=None, override_timestamp=False)
+    return stored
+
+
+def continued_events(stored: list[Event], turn: list[Event]) -> list[Event] | None:
+    """The stored events followed by the turn's, when the turn's tracker continues what is
+    stored: it starts where the stored conversation (or its latest session, which is what
+    Rasa retrieves) starts, and holds everything stored since. None otherwise."""
+    if not stored or not turn:
+        return turn or stored
+    starts = {0}
+    for index in range(len(stored) - 1, -1, -1):
+        event = stored[index]
+        if isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
+            starts.add(index)
+            break
+    first, last = turn[0].as_dict(), stored[-1].as_dict()
+    for start in sorted(starts, reverse=True):
+        overlap = len(stored) - start
+        if (
+            overlap <= len(turn)
+            and stored[start].as_dict() == first
+            and turn[overlap - 1].as_dict() == last
+        ):
+            return stored[:start] + turn
+    return None
+
+
+_stock_on_save_error = FailSafeTrackerStore.on_tracker_store_error
+_stock_on_retrieve_error = FailSafeTrackerStore.on_tracker_store_retrieve_error
+
+
+def _on_save_error(self: FailSafeTrackerStore, error: Exception) -> None:
+    if isinstance(self._tracker_store, TimeoutRedisTrackerStore):
+        raise error
+    _stock_on_save_error(self, error)
+
+
+def _on_retrieve_error(self: FailSafeTrackerStore, error: Exception) -> None:
+    if isinstance(self._tracker_store, TimeoutRedisTrackerStore):
+        raise error
+    _stock_on_retrieve_error(self, error)
+
+
+def refuse_silent_fallback() -> None:
+    """Make Rasa's ``FailSafeTrackerStore`` raise the errors of our tracker store instead of
+    answering from an empty conversation kept in memory. Other tracker stores keep Rasa's
+    behaviour. Calling it again does nothing."""
+    FailSafeTrackerStore.on_tracker_store_error = _on_save_error  # type: ignore[method-assign]
+    FailSafeTrackerStore.on_tracker_store_retrieve_error = _on_retrieve_error  # type: ignore[method-assign]
+
+
+class TimeoutRedisTrackerStore(RedisTrackerStore):
+    """Rasa's Redis tracker store with timeouts, off the event loop, withholding replies
+    that echo personal data."""
+
+    def __init__(
+        self,
+        domain: Domain,
+        host: str | None = "localhost",
+        port: Any = DEFAULT_PORT,
+        db: Any = 0,
+        username: Any = None,
+        password: Any = None,
+        event_broker: Any = None,
+        record_exp: Any = None,
+        key_prefix: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        ssl = _ssl_options(kwargs)
+        for name in ssl:
+            kwargs.pop(name)
+        super().__init__(
+            domain=domain,
+            host=_text(host) or "localhost",
+            port=_int(port, DEFAULT_PORT),
+            db=_int(db, 0),
+            event_broker=event_broker,
+            record_exp=_seconds(record_exp),
+            key_prefix=_text(key_prefix),
+            **kwargs,
+        )
+        refuse_silent_fallback()
+        self.red.close()  # Rasa's own client, without timeouts: never used
+        self.red = redis_client(
+            RedisSettings.from_env(),
+            host=host,
+            port=port,
+            db=db,
+            username=username,
+            password=password,
+            decode_responses=True,
+            **ssl,
+        )
+
+    async def save(self, tracker: DialogueStateTracker, timeout: float | None = None) -> None:
+        """Rasa's save: stream the new events, then store the tracker merged with the stored
+        one (earlier sessions), in a worker thread."""
+        tracker = withhold_sensitive_replies(tracker)
+        await self.stream_events(tracker)
+        expiry = timeout or self.record_exp
+        await asyncio.to_thread(self._store, tracker, int(expiry) if expiry else None)
+
+    def _store(self, tracker: DialogueStateTracker, expiry: int | None) -> None:
+        key = self.key_prefix + tracker.sender_id
+        stored = self.red.get(key)
+        events = list(tracker.events)
+        if stored is not None:
+            prior = self.deserialise_tracker(tracker.sender_id, stored)
+            if prior is not None:
+                joined = continued_events(list(prior.events), events)
+                if joined is None:  # not a continuation of what is stored: Rasa's own merge
+                    joined = list(self._merge_trackers(prior, tracker).events)
+                events = joined
+        serialised = json.dumps(
+            {"events": [event.as_dict() for event in events], "name": tracker.sender_id}
+        )
+        self.red.set(key, serialised, ex=expiry)
+
+    async def _retrieve(
+        self, sender_id: str, fetch_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        """Rasa's retrieval, in a worker thread: reading a long conversation back into events
+        takes a while, and the event loop serves everyone else meanwhile."""
+        return await asyncio.to_thread(self._load, sender_id, fetch_all_sessions)
+
+    def _load(self, sender_id: str, fetch_all_sessions: bool) -> DialogueStateTracker | None:
+        stored = self.red.get(self.key_prefix + sender_id)
+        if stored is None:
+            return None
+        tracker = self.deserialise_tracker(sender_id, stored)
+        if tracker is None or fetch_all_sessions:
+            return tracker
+        sessions = get_trackers_for_conversation_sessions(tracker)
+        return tracker if len(sessions) <= 1 else sessions[-1]
+
+    async def keys(self) -> list[str]:
+        return await asyncio.to_thread(self.red.keys, self.key_prefix + "*")
+
+
+# --- the lock store -----------------------------------------------------------------------
+
+
+class TimeoutRedisLockStore(RedisLockStore):
+    """Rasa's Redis lock store with timeouts, its Redis calls made from a worker thread.
+
+    Rasa creates a custom lock store as ``cls(endpoint_config=...)``; tests and scripts may
+    give the parameters directly.
+    """
+
+    def __init__(self, endpoint_config: EndpointConfig | None = None, **given: Any) -> None:
+        params: dict[str, Any] = {}
+        if endpoint_config is not None:
+            params.update(endpoint_config.kwargs)
+            params.setdefault("host", endpoint_config.url)
+        params.update(given)
+        params.pop("type", None)
+        settings = RedisSettings.from_env()
+        ssl = _ssl_options(params)
+        super().__init__(
+            host=_text(params.get("host")) or "localhost",
+            port=_int(params.get("port"), DEFAULT_PORT),
+            db=_int(params.get("db"), 1),
+            key_prefix=_text(params.get("key_prefix")),
+            socket_timeout=settings.socket_timeout_s,
+        )
+        self.red.close()
+        self.red = redis_client(
+            settings,
+            host=params.get("host"),
+            port=params.get("port"),
+            db=params.get("db"),
+            username=params.get("username"),
+            password=params.get("password"),
+            default_db=1,
+            **ssl,
+        )
+
+    @asynccontextmanager
+    async def lock(
+        self,
+        conversation_id: str,
+        lock_lifetime: float = LOCK_LIFETIME,
+        wait_time_in_seconds: float = LOCK_POLL_S,
+    ) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's ticket lock, each change one Redis transaction made from a worker thread."""
+        ticket = await asyncio.to_thread(self.issue_ticket, conversation_id, lock_lifetime)
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            try:
+                await asyncio.to_thread(self.cleanup, conversation_id, ticket)
+            except redis.RedisError as exc:  # the lock expires on its own
+                log.warning("lock store: could not release a ticket (%s)", type(exc).__name__)
+
+    async def _acquire_lock(
+        self, conversation_id: str, ticket: int, wait_time_in_seconds: float
+    ) -> TicketLock:
+        while True:
+            try:
+                lock = await asyncio.to_thread(self._current_lock, conversation_id)
+            except redis.RedisError as exc:
+                raise LockError(f"Error while acquiring lock: {exc}") from exc
+            if lock is None or not any(held.number == ticket for held in lock.tickets):
+                break  # our ticket expired: waiting longer would wait forever
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait_time_in_seconds)
+        raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+
+    # Rasa reads a lock, changes it and writes it back in separate commands. Two servers, or
+    # two worker threads of one, then overwrite each other's change: a ticket issued while
+    # another was released was lost (its message waited until the stale ticket expired) or
+    # its lock deleted under it (a LockError). Every change below is one WATCH/MULTI/EXEC
+    # transaction, retried when another client changed the lock meanwhile.
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        try:
+            return self._change_lock(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
+        except redis.RedisError as exc:
+            raise LockError(f"Error while acquiring lock: {exc}") from exc
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        self._change_lock(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
+
+    def update_lock(self, conversation_id: str) -> None:
+        self._change_lock(conversation_id, lambda lock: lock.remove_expired_tickets())
+
+    def _current_lock(self, conversation_id: str) -> TicketLock | None:
+        lock = self.get_lock(conversation_id)
+        if lock is not None:
+            lock.remove_expired_tickets()
+        return lock
+
+    def _change_lock(self, conversation_id: str, change: Callable[[TicketLock], T]) -> T:
+        """Apply ``change`` to the stored lock atomically; the key goes with its last ticket."""
+        key = self.key_prefix + conversation_id
+        with self.red.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    stored = pipe.get(key)
+                    lock = (
+                        TicketLock.from_dict(json.loads(stored))
+                        if stored
+                        else TicketLock(conversation_id)
+                    )
+                    result = change(lock)
+                    lock.remove_expired_tickets()
+                    pipe.multi()
+                    if lock.tickets:
+                        last_expiry = max(held.expires for held in lock.tickets)
+                        expiry_ms = max(1, int((last_expiry - time.time()) * 1000))
+                        pipe.set(key, lock.dumps(), px=expiry_ms)
+                    else:
+                        pipe.delete(key)
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue

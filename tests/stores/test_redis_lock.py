@@ -1,0 +1,104 @@
+"""The conversation lock on a real Redis: turns in order, across servers, nothing left over."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import redis
+from rasa.core.lock_store import LockError, TicketLock
+
+from stores.redis import TimeoutRedisLockStore
+from tests.stores.conftest import OwnRedis
+
+CONVERSATION = "rest:lock-test"
+
+
+def lock_store(own: OwnRedis) -> TimeoutRedisLockStore:
+    return TimeoutRedisLockStore(
+        host=own.host, port=str(own.port), password=own.password, db="1", key_prefix="locktest"
+    )
+
+
+def test_messages_of_one_conversation_over_two_servers_take_turns(own_redis: OwnRedis) -> None:
+    """40 messages race for one conversation through two store instances, as two servers do."""
+    stores = [lock_store(own_redis), lock_store(own_redis)]
+    inside: list[int] = []
+    overlaps: list[int] = []
+    served: list[int] = []
+
+    async def message(number: int) -> None:
+        async with stores[number % 2].lock(CONVERSATION, lock_lifetime=30):
+            inside.append(number)
+            if len(inside) > 1:
+                overlaps.append(number)
+            await asyncio.sleep(0.005)
+            served.append(number)
+            inside.remove(number)
+
+    async def all_messages() -> None:
+        await asyncio.wait_for(asyncio.gather(*(message(n) for n in range(40))), timeout=60)
+
+    asyncio.run(all_messages())
+
+    assert sorted(served) == list(range(40)), "every message was served once"
+    assert overlaps == [], "no two messages of a conversation were inside the lock at once"
+    key = stores[0].key_prefix + CONVERSATION
+    assert stores[0].red.exists(key) == 0, "the lock goes with its last ticket"
+
+
+def test_tickets_are_served_in_the_order_they_were_issued(own_redis: OwnRedis) -> None:
+    store = lock_store(own_redis)
+    order: list[int] = []
+
+    async def message(number: int) -> None:
+        async with store.lock(CONVERSATION, lock_lifetime=30):
+            order.append(number)
+            await asyncio.sleep(0.01)
+
+    async def in_sequence() -> None:
+        tasks = []
+        for number in range(5):
+            tasks.append(asyncio.create_task(message(number)))
+            await asyncio.sleep(0.02)  # each ticket is issued before the next message arrives
+        await asyncio.gather(*tasks)
+
+    asyncio.run(in_sequence())
+    assert order == [0, 1, 2, 3, 4]
+
+
+def test_the_lock_key_expires_with_its_last_ticket(own_redis: OwnRedis) -> None:
+    store = lock_store(own_redis)
+    store.issue_ticket("rest:crashed", lock_lifetime=5)  # a server that died holding it
+    ttl_ms = store.red.pttl(store.key_prefix + "rest:crashed")
+    assert 0 < ttl_ms <= 5000
+
+
+def test_a_message_whose_ticket_expired_stops_waiting(own_redis: OwnRedis) -> None:
+    store = lock_store(own_redis)
+    raw: redis.Redis = store.red
+    now = time.time()
+    # Ticket 0 is held by someone else for a minute; ticket 1 (ours) has already expired.
+    lock = TicketLock.from_dict(
+        {
+            "conversation_id": "rest:stale",
+            "tickets": [
+                '{"number": 0, "expires": %f}' % (now + 60),
+                '{"number": 1, "expires": %f}' % (now - 1),
+            ],
+        }
+    )
+    raw.set(store.key_prefix + "rest:stale", lock.dumps(), ex=60)
+
+    async def wait_for_expired_ticket() -> None:
+        await store._acquire_lock("rest:stale", ticket=1, wait_time_in_seconds=0.05)
+
+    started = time.monotonic()
+    try:
+        asyncio.run(wait_for_expired_ticket())
+    except LockError:
+        pass
+    else:
+        raise AssertionError("an expired ticket must not be served")
+    assert time.monotonic() - started < 1
+    raw.delete(store.key_prefix + "rest:stale")
