@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import mood, mood_may_be_used
 from actions.feedback import ask_if_helpful
+from actions.form_interruptions import leave_form
 from actions.handoff import escalate_if_needed
 from personalization.support.escalation import NEGATIVE_MOOD
 
@@ -31,7 +32,8 @@ class ActionBillingHelp(Action):
         dispatcher.utter_message(
             response="utter_billing_compassionate" if upset else "utter_billing_help"
         )
+        left = leave_form(tracker, domain)
         done, events = await escalate_if_needed(dispatcher, tracker, problem="billing_distress")
         if done == "none":
-            return ask_if_helpful(dispatcher)
-        return events
+            return [*left, *ask_if_helpful(dispatcher)]
+        return [*left, *events]

@@ -10,10 +10,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import personalization_client
 from actions.conversation import known_customer, mood, personal_customer, summary, ticket_context
+from actions.form_interruptions import leave_form
+from actions.gateways.support import support_store
 from personalization.support import escalation
-from personalization.support.tickets import Ticket, TicketRepository, priority_for
+from personalization.support.tickets import Ticket, priority_for
 
 
 async def open_ticket(tracker: Tracker, reason: str) -> Ticket | None:
@@ -23,13 +24,10 @@ async def open_ticket(tracker: Tracker, reason: str) -> Ticket | None:
     priority = priority_for(reason, tier, value)
     context = {**ticket_context(tracker), "reason": reason}
     text = summary(tracker)
-    return await personalization_client.call(
-        "ticket",
-        lambda: TicketRepository(personalization_client.database()).open(
-            customer_id, tracker.sender_id, reason, priority, text, context
-        ),
-        None,
+    outcome = await support_store().open_ticket(
+        customer_id, tracker.sender_id, reason, priority, text, context
     )
+    return outcome.value
 
 
 async def hand_off(
@@ -85,7 +83,8 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        return await hand_off(dispatcher, tracker, "customer_request")
+        left = leave_form(tracker, domain)
+        return [*left, *await hand_off(dispatcher, tracker, "customer_request")]
 
 
 def decline_handoff(dispatcher: CollectingDispatcher) -> list[EventType]:

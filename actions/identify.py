@@ -3,7 +3,8 @@
 The same answer follows an unknown email and a wrong order number. Attempts are counted per
 identifier and per client across conversations, in the store (``SignInGuard``), so a new
 conversation id buys no new tries. A success is recorded on the conversation as a proof bound
-to this channel and client.
+to this channel and client. A store that cannot answer is never a failed attempt: the visitor
+is asked to try again in a minute, and nothing is counted against them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import personalization_client
 from actions.conversation import (
     PROOF_SLOT,
     known_customer,
@@ -22,11 +22,12 @@ from actions.conversation import (
     message_identity,
     typed_answer,
 )
+from actions.gateways.identity import identity_store
+from actions.gateways.profiles import profile_store
 from actions.orders import order_number_or_complain
 from actions.session import choose_style, proof_ttl_s, record_proof, welcome_response
 from personalization.auth.proof import IdentityProof
-from personalization.auth.sign_in import Outcome, SignInGuard, SignInResult
-from personalization.settings import IdentitySettings, SignInSettings
+from personalization.auth.sign_in import Outcome
 from personalization.support.identity import normalise_identifier
 
 
@@ -93,31 +94,28 @@ class ActionIdentifyCustomer(Action):
         if not identity or message is None:
             dispatcher.utter_message(response="utter_identify_failed")
             return clear
-
-        def attempt() -> SignInResult:
-            guard = SignInGuard(
-                personalization_client.database(),
-                SignInSettings.from_env(),
-                IdentitySettings.from_env().binding_key,
-            )
-            return guard.attempt(
-                identity, order, message.address, tracker.sender_id, message.channel
-            )
-
-        result = await personalization_client.call("sign-in", attempt, None)
-        if result is None:
+        attempt = await identity_store().sign_in(
+            identity, order, message.address, tracker.sender_id, message.channel
+        )
+        result = attempt.value
+        if result is None:  # unavailable: nothing was checked, nothing counted
             dispatcher.utter_message(response="utter_identify_unavailable")
             return clear
         if result.outcome is Outcome.LOCKED:
             dispatcher.utter_message(response="utter_identify_locked")
             return clear
-        context = (
-            await personalization_client.fetch_context(result.customer_id)
-            if result.customer_id
-            else None
-        )
-        if context is None:
+        if result.customer_id is None:
             dispatcher.utter_message(response="utter_identify_failed")
+            return clear
+        found = await profile_store().context(result.customer_id)
+        context = found.value
+        if context is None:
+            # A right answer whose profile cannot be read now is an outage, not a failure.
+            dispatcher.utter_message(
+                response="utter_identify_unavailable"
+                if found.is_unavailable
+                else "utter_identify_failed"
+            )
             return clear
         proof = IdentityProof.signed_in(context.customer_id, message, proof_ttl_s())
         await record_proof(tracker, proof)

@@ -17,12 +17,11 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 
-from actions import personalization_client
 from actions.conversation import mood_may_be_used, personal_customer
+from actions.gateways.support import support_store
 from actions.handoff import offer_human
 from actions.session import proof_from_latest_message
 from personalization.sentiment.mood import Mood
-from personalization.support.conversation_log import record_message_sentiment
 from personalization.support.escalation import (
     NEGATIVE_MOOD,
     WORSENING_FLOOR,
@@ -70,13 +69,7 @@ class ActionValidateSlotMappings(ValidationAction):
         mood = mood_after(tracker, score)
         if customer_id is not None:
             label = str(sentiment.get("label", "neutral"))
-            await personalization_client.call(
-                "sentiment record",
-                lambda: record_message_sentiment(
-                    personalization_client.database(), customer_id, tracker.sender_id, score, label
-                ),
-                None,
-            )
+            await support_store().record_sentiment(customer_id, tracker.sender_id, score, label)
         slots = {
             "mood": round(mood.value, 3),
             "mood_slow": round(mood.slow, 3),

@@ -10,7 +10,6 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import personalization_client
 from actions.conversation import (
     known_customer,
     latest_entity,
@@ -21,13 +20,58 @@ from actions.conversation import (
     typed_answer,
 )
 from actions.feedback import ask_if_helpful
+from actions.gateways.orders import order_store
 from actions.handoff import escalate_if_needed, hand_off
+from actions.outcome import Outcome
 from actions.payloads import intent_payload
 from personalization.support.apology import late_order_gesture
 from personalization.support.order_dates import order_date_window
-from personalization.support.orders import Order, OrderRepository, normalise_order_number
+from personalization.support.order_finder import Candidate, Found, OrderMatch, with_article
+from personalization.support.orders import (
+    Order,
+    OrderLine,
+    normalise_order_number,
+    tries_an_order_number,
+)
 
+CHOICES_SLOT = "order_choices"  # the orders that fit the item named, as buttons
 IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": intent_payload("identify")}]
+# Messages that are clearly about something else: unless they name an order, the form lets
+# the rules answer them (by rejecting), and asks again afterwards.
+SIDE_TOPICS = frozenset(
+    {
+        "bot_challenge",
+        "ask_help",
+        "thank",
+        "goodbye",
+        "greet",
+        "stop",
+        "deny",
+        "request_human",
+        "complain",
+        "billing_problem",
+        "ask_recommendation",
+        "refine_recommendation",
+        "choose_product",
+        "rate",
+        "how_are_you",
+        "out_of_scope",
+        "ask_my_data",
+        "delete_my_data",
+        "opt_out",
+        "opt_in",
+    }
+)
+# Side topics a classifier gives to sentences that still answer the question: "no idea"
+# (deny), "no, the candles" (deny), "dunno mate" (out_of_scope).
+MISREAD_ANSWERS = frozenset({"deny", "out_of_scope"})
+# Intents that answer "which order?" even when they name nothing we can find.
+ANSWER_INTENTS = frozenset(
+    {"inform", "nlu_fallback", "affirm", "dont_know", "order_status", "request_return"}
+)
+MAX_ORDER_BUTTONS = 4
+MAX_TITLE = 60
+_COUNTS = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten")
 
 
 def nice_date(value: date | None) -> str:
@@ -37,34 +81,86 @@ def nice_date(value: date | None) -> str:
     return value.strftime("%A %-d %B" if value.year == date.today().year else "%A %-d %B %Y")
 
 
-async def find_order(tracker: Tracker, order_id: str) -> Order | bool | None:
-    """The customer's order; None if it is not theirs; False if the store cannot say."""
+async def find_order(tracker: Tracker, order_id: str) -> Outcome[Order]:
+    """The customer's order: refused if it is not theirs (or no private customer asks),
+    unavailable if the store cannot say."""
     customer_id = private_customer(tracker)
     if customer_id is None:
-        return None
-    return await personalization_client.call(
-        "order lookup",
-        lambda: OrderRepository(personalization_client.database()).for_customer(
-            order_id, customer_id
-        ),
-        False,
-    )
+        return Outcome.refused("no private customer")
+    return await order_store().order(order_id, customer_id)
 
 
 def order_button(order_id: str, title: str | None = None) -> dict[str, str]:
     return {"title": title or order_id, "payload": intent_payload("inform", order_number=order_id)}
 
 
+def order_title(order: Order, first: OrderLine | None = None) -> str:
+    """When, and what, in a button's width: "12 Nov · Ceramic Vase Speckled, Mug …".
+
+    ``first`` (the item the customer named) leads, so each button shows why it is there.
+    """
+    day = order.ordered_on
+    when = day.strftime("%-d %b" if day.year == date.today().year else "%-d %b %Y")
+    lines = sorted(order.lines, key=lambda line: line != first)
+    title = f"{when} · " + (", ".join(line.description.title() for line in lines) or order.id)
+    if len(title) <= MAX_TITLE:
+        return title
+    return title[: MAX_TITLE - 2].rsplit(" ", 1)[0].rstrip(",·") + " …"
+
+
+def candidate_button(candidate: Candidate, with_item: bool = False) -> dict[str, str]:
+    """An order to pick, with the item named in its payload when the form wants the item."""
+    line = candidate.line
+    entities = {"order_number": candidate.order.id}
+    if with_item and line is not None:
+        entities["product"] = line.stock_code
+    return {
+        "title": order_title(candidate.order, line),
+        "payload": intent_payload("inform", **entities),
+    }
+
+
+def count_word(n: int) -> str:
+    return _COUNTS[n] if n < len(_COUNTS) else str(n)
+
+
+def since_label(day: date) -> str:
+    """The month, as in "since March"; with its year ("March 2025") when not this one."""
+    return day.strftime("%B" if day.year == date.today().year else "%B %Y")
+
+
+def said(tracker: Tracker) -> str | None:
+    """The customer's latest words, whatever they were classified as; None for a button."""
+    text = tracker.latest_message.get("text")
+    return text if text and not text.startswith("/") else None
+
+
+def latest_intent(tracker: Tracker) -> str | None:
+    """The classifier's intent for the latest message as it stands: "nlu_fallback" when it
+    was unsure (an unsure guess at a side topic is no reason to leave the form)."""
+    return (tracker.latest_message.get("intent") or {}).get("name")
+
+
+def buttons_offered_since_customer_spoke(tracker: Tracker) -> bool:
+    """Whether this turn already offered orders to pick: asking again would repeat them.
+    Other buttons (related help articles after a side question) do not count."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        buttons = (
+            (event.get("data") or {}).get("buttons") or [] if event.get("event") == "bot" else []
+        )
+        if any("order_number" in str(button.get("payload") or "") for button in buttons):
+            return True
+    return False
+
+
 async def recent_order_buttons(tracker: Tracker) -> list[dict[str, str]]:
     customer_id = private_customer(tracker)
     if customer_id is None:
         return []
-    ids = await personalization_client.call(
-        "recent orders",
-        lambda: OrderRepository(personalization_client.database()).latest_ids(customer_id),
-        [],
-    )
-    return [order_button(i) for i in ids]
+    orders = (await order_store().recent_orders(customer_id, MAX_ORDER_BUTTONS)).value_or([])
+    return [candidate_button(Candidate(order)) for order in orders]  # date and items
 
 
 async def order_from_date(
@@ -75,22 +171,20 @@ async def order_from_date(
     Only a phrase the `date` pattern found is read, so "14" or a stock code is never taken
     for a day. One order on the very day named, or one in the window, fills the slot.
     Several, or none, are said with buttons to pick from, and the form asks again. None when
-    no date was given or the store cannot say.
+    no date was given; when the store cannot say, the customer is told so and asked for the
+    number instead.
     """
     customer_id = private_customer(tracker)
     phrase = latest_entity(tracker, "date")  # the date pattern in data/nlu_entities.yml
     window = order_date_window(phrase, date.today()) if customer_id else None
     if window is None:
         return None
-    found = await personalization_client.call(
-        "orders by date",
-        lambda: OrderRepository(personalization_client.database()).placed_between(
-            customer_id, window.start, window.end
-        ),
-        None,
-    )
-    if found is None:
+    outcome = await order_store().placed_between(customer_id, window.start, window.end)
+    if outcome.value is None:
+        if outcome.is_unavailable:
+            dispatcher.utter_message(response="utter_store_unavailable_orders")
         return None
+    found = outcome.value
     on_the_day = [order_id for order_id, day in found if day == window.day]
     if len(on_the_day) == 1:
         return {"order_number": on_the_day[0]}
@@ -110,6 +204,15 @@ async def order_from_date(
             when=window.label,
             buttons=await recent_order_buttons(tracker),
         )
+    return still_asking(tracker)
+
+
+def still_asking(tracker: Tracker) -> dict[str, Any]:
+    """What a form's validation returns when it answered the message itself (buttons, "I
+    can't see that"): while the order number is the question, a slot event, so the form
+    keeps the conversation instead of rejecting the message to the fallback."""
+    if tracker.get_slot("requested_slot") == "order_number":
+        return {"order_number": None}
     return {}
 
 
@@ -124,8 +227,26 @@ def order_number_or_complain(value: Any, dispatcher: CollectingDispatcher) -> st
 class OrderNumberValidation:
     """Mixed into the order-status and return forms: a real order number of this customer.
 
-    Not an Action itself, so the SDK does not register it.
+    A known customer need not know the number: the order is found from what they say (an
+    item, "the last one", a date, the only parcel on its way), and what cannot be found is
+    said plainly, with their recent orders to pick from. Not an Action itself, so the SDK
+    does not register it.
     """
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        # The SDK keeps only the form's own slots from an extraction; the orders an item fits
+        # are kept beside them, so a later question offers them again.
+        before = tracker.get_slot(CHOICES_SLOT)
+        events = await super().run(dispatcher, tracker, domain)  # type: ignore[misc]
+        after = tracker.slots.get(CHOICES_SLOT)
+        named = any(e.get("event") == "slot" and e.get("name") == CHOICES_SLOT for e in events)
+        if after != before and not named:
+            events.append(SlotSet(CHOICES_SLOT, after))
+        return events
+
+    purpose: str | None = None  # "status" or "return": which orders can be meant
 
     async def extract_order_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -138,42 +259,163 @@ class OrderNumberValidation:
         by_date = await order_from_date(dispatcher, tracker)
         if by_date is not None:
             return by_date
-        if tracker.get_slot("requested_slot") == "order_number":
-            text = typed_answer(tracker) or ""
-            if normalise_order_number(text):
-                return {"order_number": text}
-            return {}
+        answer = typed_answer(tracker) or ""
+        if tracker.get_slot("requested_slot") == "order_number" and (
+            normalise_order_number(answer) or tries_an_order_number(answer)
+        ):
+            return {"order_number": answer}  # a wrong one is told the number's shape
+        by_words = await self.order_from_words(dispatcher, tracker)
+        if by_words is not None:
+            return by_words
         open_orders = tracker.get_slot("open_orders") or []
         if len(open_orders) == 1 and tracker.get_intent_of_latest_message() == "order_status":
             return {"order_number": open_orders[0]["id"]}  # the only parcel on its way
         return {}
 
+    async def order_from_words(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> dict[str, Any] | None:
+        """The order a known customer's words point at, or what to tell them when several
+        or none fit; None when there is nobody to look for or the store cannot say."""
+        customer_id = private_customer(tracker)
+        text = said(tracker)
+        if customer_id is None or text is None:
+            return None
+        intent = latest_intent(tracker)
+        outcome = await order_store().match(
+            customer_id, text, self.purpose, dont_know=intent == "dont_know"
+        )
+        match = outcome.value
+        if match is None:
+            return None
+        side_topic = intent in SIDE_TOPICS
+        if match.found is Found.ONE and match.order is not None:
+            if side_topic and match.basis == "only_open":
+                return {}  # "thanks" names no order, even with one on its way
+            return {"order_number": match.order.id, **self.slots_from_match(match)}
+        if side_topic and not (intent in MISREAD_ANSWERS and match.found is not Found.NOTHING):
+            return {}
+        if match.found is Found.SEVERAL:
+            offered = self._say_several(dispatcher, match)
+            # Kept, so asking again later (after a reason, a side question) offers these.
+            # Kept with whose they are: only that customer is ever offered them again.
+            mine = {"customer_id": customer_id, "buttons": offered}
+            return {**still_asking(tracker), CHOICES_SLOT: mine}
+        elif match.found is Found.NO_SUCH_ITEM:
+            self._say_no_such_item(dispatcher, match)
+        elif match.found is Found.DONT_KNOW:
+            self._say_recent(dispatcher, match)
+        elif intent not in ANSWER_INTENTS and typed_answer(tracker) is None:
+            return {}
+        return still_asking(tracker)
+
+    def _say_several(
+        self, dispatcher: CollectingDispatcher, match: OrderMatch
+    ) -> list[dict[str, str]]:
+        shown = match.candidates[:MAX_ORDER_BUTTONS]
+        buttons = [candidate_button(c, self.purpose == "return") for c in shown]
+        dispatcher.utter_message(
+            response="utter_orders_with_item"
+            if len(shown) == len(match.candidates)
+            else "utter_orders_with_item_latest",
+            count=count_word(len(match.candidates)),
+            shown=count_word(len(shown)).lower(),
+            item=with_article(match.item or "it"),
+            buttons=buttons,
+        )
+        return buttons
+
+    @staticmethod
+    def _say_no_such_item(dispatcher: CollectingDispatcher, match: OrderMatch) -> None:
+        if match.since is None:
+            dispatcher.utter_message(response="utter_no_orders_on_account")
+            return
+        dispatcher.utter_message(
+            response="utter_item_not_in_orders",
+            item=with_article(match.item or "it"),
+            since=since_label(match.since),
+            buttons=[candidate_button(Candidate(o)) for o in match.recent[:MAX_ORDER_BUTTONS]],
+        )
+
+    @staticmethod
+    def _say_recent(dispatcher: CollectingDispatcher, match: OrderMatch) -> None:
+        if not match.recent:
+            dispatcher.utter_message(response="utter_no_orders_on_account")
+            return
+        dispatcher.utter_message(
+            response="utter_recent_orders_no_number",
+            buttons=[candidate_button(Candidate(o)) for o in match.recent[:MAX_ORDER_BUTTONS]],
+        )
+
+    def slots_from_match(self, match: OrderMatch) -> dict[str, Any]:
+        """Other slots an order found from the customer's words answers (the return form:
+        the item they named)."""
+        return {}
+
     async def validate_order_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
+        if value is None:  # still asking: the extraction has said why
+            return {"order_number": None}
         order_id = order_number_or_complain(value, dispatcher)
         if order_id is None:
             return {"order_number": None}
         if private_customer(tracker) is None:
             return {"order_number": order_id}  # the action asks to identify, or for a DM
         found = await find_order(tracker, order_id)
-        if found is None:
+        if found.is_refused:
             dispatcher.utter_message(
                 response="utter_order_not_found",
                 order_id=order_id,
                 buttons=await recent_order_buttons(tracker),
             )
             return {"order_number": None}
-        return {"order_number": order_id, **self.slots_from_order(found)}
+        # Unavailable: keep the number; the journey's action says the store cannot answer.
+        return {"order_number": order_id, CHOICES_SLOT: None, **self.slots_from_order(found.value)}
 
-    def slots_from_order(self, order: Order | bool) -> dict[str, Any]:
+    def slots_from_order(self, order: Order | None) -> dict[str, Any]:
         """Other slots a validated order answers (none here; the return form fills its item)."""
         return {}
 
 
 class ValidateOrderStatusForm(OrderNumberValidation, FormValidationAction):
+    purpose = "status"
+
     def name(self) -> str:
         return "validate_order_status_form"
+
+
+class ActionAskOrderNumber(Action):
+    """Asks which order: a known customer picks from their recent orders (or says what was
+    in it); only a visitor is asked for the number from the confirmation email."""
+
+    def name(self) -> str:
+        return "action_ask_order_number"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        if buttons_offered_since_customer_spoke(tracker):
+            return []  # the validation just offered the orders that fit
+        customer_id = private_customer(tracker)
+        choices = tracker.get_slot(CHOICES_SLOT)
+        if isinstance(choices, dict) and customer_id and choices.get("customer_id") == customer_id:
+            # The orders the item named fits, offered again to the customer they belong to.
+            buttons = choices.get("buttons") or []
+            dispatcher.utter_message(response="utter_ask_which_of_these", buttons=buttons)
+            return []
+        orders: list[Order] = []
+        if customer_id is not None:
+            outcome = await order_store().recent_orders(customer_id, MAX_ORDER_BUTTONS)
+            orders = outcome.value_or([])
+        if not orders:
+            dispatcher.utter_message(response="utter_ask_order_number")
+            return []
+        dispatcher.utter_message(
+            response="utter_ask_which_order",
+            buttons=[candidate_button(Candidate(order)) for order in orders],
+        )
+        return []
 
 
 class ActionOrderStatus(Action):
@@ -183,16 +425,27 @@ class ActionOrderStatus(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        done: list[EventType] = [SlotSet("order_number", None)]
+        done: list[EventType] = [SlotSet("order_number", None), SlotSet(CHOICES_SLOT, None)]
         order_id = tracker.get_slot("order_number")
         if known_customer(tracker) is None:
             dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
             return done
         if refuse_unless_private(dispatcher, tracker):
             return done
-        order = await find_order(tracker, order_id) if order_id else None
-        if not isinstance(order, Order):
+        if not order_id:
             dispatcher.utter_message(response="utter_orders_unavailable")
+            return done
+        found = await find_order(tracker, order_id)
+        order = found.value
+        if order is None:
+            if found.is_unavailable:
+                dispatcher.utter_message(response="utter_store_unavailable_orders")
+            else:
+                dispatcher.utter_message(
+                    response="utter_order_not_found",
+                    order_id=order_id,
+                    buttons=await recent_order_buttons(tracker),
+                )
             return done
         today = date.today()
         late = order.days_late(today)

@@ -16,13 +16,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import personalization_client
 from actions.conversation import PROOF_SLOT, identity_proof, message_identity
+from actions.gateways.feedback import feedback_store
+from actions.gateways.identity import identity_store
+from actions.gateways.profiles import profile_store
 from personalization.auth.proof import IdentityProof, MessageIdentity
-from personalization.auth.sign_in import record_proof as store_proof
 from personalization.profile import OpenOrder
 from personalization.settings import ConfigurationError, IdentitySettings
-from personalization.support.bandit import StyleBandit
 
 log = logging.getLogger(__name__)
 DEFAULT_TTL_S = IdentitySettings.proof_ttl_s
@@ -54,6 +54,10 @@ SESSION_SLOTS = (
     "escalation_reason",
     "order_number",
     "return_item",
+    "return_reason",
+    "order_choices",
+    "shopping_request",
+    "paused_form",
     "identity",
     "verification_order",
     "interest",
@@ -106,21 +110,34 @@ async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
         # profile leaves it too, so no reply greets or ranks a stranger as them.
         return signed_out() if current is not None else {}
     proof = IdentityProof.from_message(message, proof_ttl_s())
-    context = await personalization_client.fetch_context(message.customer_id) if proof else None
+    context = (await profile_store().context(message.customer_id)).value if proof else None
     if proof is None or context is None:
         return {}
     await record_proof(tracker, proof)
     slots: dict[str, Any] = {**context.as_slots(), PROOF_SLOT: proof.as_slot()}
     if current is not None and current.customer_id != proof.customer_id:
-        slots.update(pending_question=None, escalation_reason=None)  # nothing of theirs carries on
+        # Nothing of theirs carries on: questions, offered orders, picks, paused forms.
+        slots.update(pending_question=None, escalation_reason=None, **PERSONAL_STATE)
     if context.personalization_allowed:
         slots["response_style"] = await choose_style(context.segment, context.tone)
     return slots
 
 
+# What a conversation holds about its customer beyond the profile, dropped with the proof.
+PERSONAL_STATE = {
+    "order_choices": None,
+    "paused_form": None,
+    "shown_products": None,
+    "shopping_request": None,
+    "order_number": None,
+    "return_item": None,
+    "return_reason": None,
+}
+
+
 def signed_out() -> dict[str, Any]:
     """The profile slots of a conversation whose proof no longer holds."""
-    return {**{name: None for name in PROFILE_SLOTS}, "customer_known": False}
+    return {**{name: None for name in PROFILE_SLOTS}, **PERSONAL_STATE, "customer_known": False}
 
 
 def proof_is_private(tracker: Tracker) -> bool:
@@ -130,19 +147,7 @@ def proof_is_private(tracker: Tracker) -> bool:
 
 async def record_proof(tracker: Tracker, proof: IdentityProof) -> None:
     """Keep the proof in the store too (audit, erasure); the conversation holds it either way."""
-    await personalization_client.call(
-        "identity proof",
-        lambda: store_proof(
-            personalization_client.database(),
-            tracker.sender_id,
-            proof.customer_id,
-            proof.channel,
-            proof.method,
-            proof.verified_at,
-            proof.expires_at,
-        ),
-        None,
-    )
+    await identity_store().record_proof(tracker.sender_id, proof)
 
 
 def _carried_over_slots(tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
@@ -164,7 +169,7 @@ class ActionSessionStart(Action):
     ) -> list[EventType]:
         events: list[EventType] = [SessionStarted(), *_carried_over_slots(tracker, domain)]
         proof = session_proof(tracker)
-        context = await personalization_client.fetch_context(proof.customer_id) if proof else None
+        context = (await profile_store().context(proof.customer_id)).value if proof else None
         if proof is None or context is None:
             dispatcher.utter_message(response="utter_welcome")
             events += [SlotSet(name, None) for name in PROFILE_SLOTS]
@@ -194,11 +199,7 @@ class ActionSessionStart(Action):
 
 async def choose_style(segment: str | None, tone: str | None) -> str | None:
     """The response style the bandit picks for this segment; None (generic) if it cannot."""
-    return await personalization_client.call(
-        "style choice",
-        lambda: StyleBandit(personalization_client.database()).choose(segment, tone),
-        None,
-    )
+    return (await feedback_store().choose_style(segment, tone)).value
 
 
 # One response per tier and tone, not conditional variants: Rasa renders an action's

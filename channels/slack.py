@@ -16,6 +16,10 @@
 - **Its own conversations.** Conversation ids are ``slack:`` and the user and channel, so a
   direct message and a shared channel are two conversations, and no other channel can reach
   either. Only a direct message is private: personal data is shown only there.
+- **The door's checks** (``channels.doors``): a body over MAX_REQUEST_BODY_BYTES is refused
+  with 413 while it arrives, a conversation id that is not a safe sender id with 400, a
+  message over MAX_MESSAGE_CHARS gets a polite answer in Slack without reaching Rasa, and a
+  failure inside Rasa the trouble reply.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -36,8 +41,9 @@ from sanic.response import HTTPResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from channels import doors, parsing
 from channels.identity import ChannelIdentity
-from personalization.settings import DatabaseSettings
+from personalization.settings import DatabaseSettings, InputLimits
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 
@@ -47,6 +53,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 API_TIMEOUT_S = 5
 LOOKUP_TIMEOUT_S = 2.0  # Slack wants an answer to the event within 3 s
 IDENTITY_TTL_S = 600.0
+MAX_BUTTONS = 5  # Slack's limit for one message
 
 
 async def unconfigured_webhook(_: Request | None) -> HTTPResponse:
@@ -67,8 +74,39 @@ class UnconfiguredSlack(InputChannel):
         return blueprint
 
 
+# The bot's Markdown (personalization.chat_markdown): [title](http(s) address), **bold**, and
+# "- " list items at the start of a line.
+_MD_LINK = re.compile(r"\[((?:\\.|[^\]\\])+)\]\((https?://[^\s()<>|]+)\)", re.IGNORECASE)
+_MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_MD_BULLET = re.compile(r"^[-*] (?=\S)", re.MULTILINE)
+_ENTITY_LIKE = re.compile(r"&(?=#?\w+;)")
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters. ``<`` and ``>`` always, so no text becomes a link or
+    a mention (``<!channel>``); ``&`` only where Slack would read an entity, so "Hearth & Home"
+    stays as written."""
+    return _ENTITY_LIKE.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_mrkdwn(text: str) -> str:
+    """A bot text in Slack's mrkdwn: links as <address|title>, **bold** as *bold*, "- "
+    items as "•" lines (Slack has no Markdown lists), everything else as written."""
+    pieces: list[str] = []
+    last = 0
+    for link in _MD_LINK.finditer(text):
+        pieces.append(_MD_BOLD.sub(r"*\1*", _escape(text[last : link.start()])))
+        title = _escape(re.sub(r"\\(.)", r"\1", link.group(1))).replace("|", "¦")
+        pieces.append(f"<{link.group(2)}|{title}>")
+        last = link.end()
+    pieces.append(_MD_BOLD.sub(r"*\1*", _escape(text[last:])))
+    return _MD_BULLET.sub("• ", "".join(pieces))
+
+
 class ShopSlackBot(SlackBot):
-    """Rasa's Slack output, posting to a configurable API address with a timeout."""
+    """Rasa's Slack output, posting to a configurable API address with a timeout, the bot's
+    Markdown as mrkdwn, and each text as one message (Rasa's posts every paragraph apart, which
+    would split an article's intro from its list)."""
 
     def __init__(
         self,
@@ -80,6 +118,41 @@ class ShopSlackBot(SlackBot):
     ) -> None:
         super().__init__(token, slack_channel, thread_id, proxy)
         self.client = AsyncWebClient(token, base_url=api_url, timeout=API_TIMEOUT_S, proxy=proxy)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._post_message(
+            channel=self.slack_channel or recipient_id,
+            as_user=True,
+            text=to_mrkdwn(text.strip()),
+            type="mrkdwn",
+        )
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        if len(buttons) > MAX_BUTTONS:  # Slack would drop them all: Rasa sends the text alone
+            await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+            return
+        shown = to_mrkdwn(text.strip())
+        await self._post_message(
+            channel=self.slack_channel or recipient_id,
+            as_user=True,
+            text=shown,
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": shown}},
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "text": {"type": "plain_text", "text": button["title"]},
+                            "value": button["payload"],
+                        }
+                        for button in buttons
+                    ],
+                },
+            ],
+        )
 
 
 class SlackIdentities:
@@ -162,6 +235,29 @@ class SlackChannel(SlackInput):
     api_url: str = DEFAULT_API_URL
     identities: SlackIdentities | None = None
     identity: ChannelIdentity | None = None
+    limits: InputLimits | None = None
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Rasa's Slack routes, every message through the door, the body read under a limit
+        (Rasa's route would read any body whole before checking Slack's signature)."""
+        parsing.install()
+        limits = self.limits or InputLimits.from_env()
+        stock = super().blueprint(doors.guarded(on_new_message, self.name(), limits))
+        routes = {route.uri: route.handler for route in stock._future_routes}
+        blueprint = Blueprint("slack_webhook", __name__)
+        blueprint.add_route(routes["/"], "/", methods=["GET"])
+        stock_webhook = routes["/webhook"]
+
+        @blueprint.route("/webhook", methods=["GET", "POST"], stream=True)
+        async def webhook(request: Request) -> HTTPResponse:
+            try:
+                await doors.read_body(request, limits.max_body_bytes)
+            except doors.BodyTooLarge:
+                doors.refused(self.name(), "body_too_large")
+                raise
+            return await stock_webhook(request)
+
+        return blueprint
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -204,6 +300,12 @@ class SlackChannel(SlackInput):
         slack_user = slack_user_of(request)
         if not slack_user or not sender_id:
             return response.text("")
+        if not doors.valid_sender(sender_id):
+            doors.refused(self.name(), "bad_sender")
+            return response.text(
+                "the Slack user, channel or thread id is not a valid sender id",
+                status=HTTPStatus.BAD_REQUEST,
+            )
         customer_id = None
         if self.identities is not None and from_own_workspace(request):
             customer_id = await self.identities.customer_for(slack_user)

@@ -12,14 +12,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from personalization import chat_markdown
 from personalization.store import Database
 
 CONTENT_DIR = Path(__file__).parent / "content" / "help"
 _ID = re.compile(r"^[a-z0-9-]{1,80}$")
-EXCERPT_CHARS = 320
-_EMPHASIS = re.compile(r"(\*\*|__|`)")
-_BULLET = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+", re.MULTILINE)
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# Enough for a short intro and a list of four or five items: a list is the one thing an
+# excerpt should not cut (see chat_markdown.fit).
+EXCERPT_CHARS = 420
 
 
 class ArticleFormatError(ValueError):
@@ -38,15 +38,17 @@ class HelpArticle:
         return f"{self.title}\n{' '.join(self.tags)}\n{self.body}"
 
 
-def excerpt(body: str, chars: int = EXCERPT_CHARS) -> str:
-    """The start of an article as plain text for a chat bubble: no Markdown marks, list
-    items joined with bullets, cut at a word."""
-    text = _LINK.sub(r"\1", _EMPHASIS.sub("", body))
-    text = _BULLET.sub("• ", text)
-    text = " ".join(text.split())
-    if len(text) <= chars:
-        return text
-    return text[:chars].rsplit(" ", 1)[0] + "…"
+def excerpt(body: str, title: str = "", chars: int = EXCERPT_CHARS) -> str:
+    """The start of an article for a chat bubble, in the Markdown every client can show
+    (``personalization.chat_markdown``): not repeating the title, which the answer shows
+    already; lists one item a line; whole sentences and items, cut to ``chars``."""
+    return chat_markdown.fit(chat_markdown.without_title(chat_markdown.blocks(body), title), chars)
+
+
+def valid_article_id(value: object) -> bool:
+    """Whether a value can be an article's id: ids arrive in button payloads a customer
+    can also type, so only this shape ever reaches the store."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def article_url(article_id: str, base: str | None = None) -> str | None:

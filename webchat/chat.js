@@ -4,6 +4,11 @@
 // as a text node, never as HTML. Links are made from http(s) URLs with createElement, so a
 // message can never run script. The server's Content-Security-Policy backs this up.
 //
+// The bot writes a small, safe subset of Markdown (personalization/chat_markdown.py):
+// paragraphs, line breaks, "- " and "1. " list items, **bold** and [title](https://…) links.
+// renderMarkdown builds those as elements too; whatever else a text holds stays text. The
+// customer's own messages are shown exactly as typed.
+//
 // Who the customer is, the server decides from a customer token (a JWT signed by the shop's
 // backend), sent as metadata.customer_token with every message. The signed-in shop page
 // renders it into data-customer-token. For the local demo, ?customer=cust-0001 asks the
@@ -25,6 +30,9 @@
   var TOKEN_TIMEOUT_MS = 10000;
   var GREETING_PAYLOAD = "/greet";
   var URL_PATTERN = /https?:\/\/[^\s<>"']+/g;
+  var LIST_ITEM = /^\s*(?:([-*•])|(\d{1,3})[.)])\s+(.*)$/;
+  var INLINE = /\*\*(?=\S)([\s\S]+?)\*\*|\[((?:\\.|[^\]\\])+)\]\(([^()\s]+)\)/g;
+  var WEB_LINK = /^https?:\/\/[^\s<>"']+$/i;
   var CUSTOMER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
   var params = new URLSearchParams(window.location.search);
@@ -122,16 +130,84 @@
     value.replace(URL_PATTERN, function (match, offset) {
       var url = match.replace(/[.,;:!?)\]]+$/, "");
       parent.appendChild(document.createTextNode(value.slice(last, offset)));
-      var link = document.createElement("a");
-      link.href = url;
-      link.textContent = url;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer";
-      parent.appendChild(link);
+      parent.appendChild(linkTo(url, url));
       last = offset + url.length;
       return match;
     });
     parent.appendChild(document.createTextNode(value.slice(last)));
+  }
+
+  function linkTo(url, title) {
+    var link = document.createElement("a");
+    link.href = url;
+    link.textContent = title;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    return link;
+  }
+
+  // One line of the bot's Markdown: **bold** and [title](http(s) link) as elements, the rest
+  // as text with its bare http(s) links made clickable. A link to any other kind of address
+  // (javascript:, data:, a relative path) is shown as its title, as plain text.
+  function appendInline(parent, text) {
+    var last = 0;
+    var match;
+    INLINE.lastIndex = 0;
+    while ((match = INLINE.exec(text)) !== null) {
+      appendText(parent, text.slice(last, match.index));
+      if (match[1] !== undefined) {
+        var strong = document.createElement("strong");
+        appendText(strong, match[1]);
+        parent.appendChild(strong);
+      } else {
+        var title = match[2].replace(/\\(.)/g, "$1");
+        var url = match[3];
+        var link = WEB_LINK.test(url) ? linkTo(url, title) : null;
+        if (link && (link.protocol === "http:" || link.protocol === "https:")) {
+          parent.appendChild(link);
+        } else {
+          parent.appendChild(document.createTextNode(title));
+        }
+      }
+      last = INLINE.lastIndex;
+    }
+    appendText(parent, text.slice(last));
+  }
+
+  // The bot's text as paragraphs (blank lines), line breaks (kept as text: the bubble keeps
+  // them, and copied text reads the same) and lists (runs of "- " or "1. " lines).
+  function renderMarkdown(parent, text) {
+    String(text).replace(/\r\n?/g, "\n").split(/\n[ \t]*\n/).forEach(function (block) {
+      var paragraph = null;
+      var list = null;
+      block.split("\n").forEach(function (line) {
+        var item = LIST_ITEM.exec(line);
+        if (item) {
+          var tag = item[1] ? "ul" : "ol";
+          if (!list || list.tagName.toLowerCase() !== tag) {
+            list = document.createElement(tag);
+            if (tag === "ol" && Number(item[2]) !== 1) {
+              list.start = Number(item[2]);
+            }
+            parent.appendChild(list);
+          }
+          var entry = document.createElement("li");
+          appendInline(entry, item[3]);
+          list.appendChild(entry);
+          paragraph = null;
+          return;
+        }
+        if (!line.trim()) return;
+        list = null;
+        if (paragraph) {
+          paragraph.appendChild(document.createTextNode("\n"));
+        } else {
+          paragraph = document.createElement("p");
+          parent.appendChild(paragraph);
+        }
+        appendInline(paragraph, line);
+      });
+    });
   }
 
   var SVG_NS = "http://www.w3.org/2000/svg";
@@ -236,7 +312,11 @@
     if (entry.text) {
       var bubble = document.createElement("div");
       bubble.className = "bubble";
-      appendText(bubble, entry.text);
+      if (entry.from === "bot") {
+        renderMarkdown(bubble, entry.text);
+      } else {
+        appendText(bubble, entry.text);
+      }
       row.appendChild(bubble);
     }
     if (entry.replies && entry.replies.length) {
@@ -339,6 +419,18 @@
     if (message.text || replies.length) {
       add({ from: "bot", text: message.text ? String(message.text) : "", replies: replies });
     }
+  });
+
+  // The server refused what we sent (a bad session id, an odd message): say so, and ask for
+  // a fresh session when the session was the problem.
+  socket.on("input_error", function (error) {
+    showTyping(false);
+    var reason = error && typeof error === "object" ? String(error.reason || "") : "";
+    if (reason.indexOf("session_id") !== -1) {
+      socket.emit("session_request", { session_id: null });
+      return;
+    }
+    add({ from: "bot", text: "Sorry, I couldn't read that message. Please try again." });
   });
 
   socket.on("disconnect", function () {

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from personalization.store import Database
 
 _DEMO = re.compile(r"^DEMO[\s_-]*(\d{4})[\s_-]*(\d{1,3})$")
 _INVOICE = re.compile(r"^C?\d{6}$")
+_NUMBER_ATTEMPT = re.compile(r"\bdemo|#\s*\d|\d{3,}", re.IGNORECASE)
 
 
 def normalise_order_number(text: str | None) -> str | None:
@@ -28,6 +30,12 @@ def normalise_order_number(text: str | None) -> str | None:
     if _INVOICE.match(cleaned):
         return cleaned
     return None
+
+
+def tries_an_order_number(text: str | None) -> bool:
+    """Whether the text is a go at an order number ("DEMO-12", "#5363"), even a wrong one:
+    such an answer is told the number's shape, never read as the name of an item."""
+    return bool(text and _NUMBER_ATTEMPT.search(text))
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,39 @@ class Order:
         return max(0, (today - self.expected_delivery).days)
 
 
+_ORDER_COLUMNS = "id, customer_id, status, ordered_at, expected_delivery, total"
+
+
+def _with_lines(cur: Any, rows: list[Any]) -> list[Order]:
+    """The orders of ``rows`` (in that order), each with its lines, in one more query."""
+    if not rows:
+        return []
+    cur.execute(
+        """SELECT l.order_id, l.line_no, l.stock_code,
+                  coalesce(p.description, l.stock_code) AS d, l.quantity, l.unit_price
+           FROM order_lines l LEFT JOIN products p ON p.stock_code = l.stock_code
+           WHERE l.order_id = ANY(%s) ORDER BY l.order_id, l.line_no""",
+        ([r["id"] for r in rows],),
+    )
+    lines: dict[str, list[OrderLine]] = {}
+    for r in cur.fetchall():
+        lines.setdefault(r["order_id"], []).append(
+            OrderLine(r["line_no"], r["stock_code"], r["d"], r["quantity"], float(r["unit_price"]))
+        )
+    return [
+        Order(
+            row["id"],
+            row["customer_id"],
+            row["status"],
+            row["ordered_at"].date(),
+            row["expected_delivery"],
+            float(row["total"]),
+            tuple(lines.get(row["id"], ())),
+        )
+        for row in rows
+    ]
+
+
 class OrderRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -64,35 +105,23 @@ class OrderRepository:
         """The order if it exists and belongs to this customer; None otherwise (no leak)."""
         with self._db.cursor() as cur:
             cur.execute(
-                """SELECT id, customer_id, status, ordered_at, expected_delivery, total
-                   FROM orders WHERE id = %s AND customer_id = %s""",
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE id = %s AND customer_id = %s",
                 (order_id, customer_id),
             )
-            row = cur.fetchone()
-            if row is None:
-                return None
+            rows = cur.fetchall()
+            orders = _with_lines(cur, rows)
+        return orders[0] if orders else None
+
+    def recent(self, customer_id: str, limit: int = 20) -> list[Order]:
+        """The customer's latest orders with their lines, newest first: what a customer who
+        has no order number to hand can mean."""
+        with self._db.cursor() as cur:
             cur.execute(
-                """SELECT l.line_no, l.stock_code, coalesce(p.description, l.stock_code) AS d,
-                          l.quantity, l.unit_price
-                   FROM order_lines l LEFT JOIN products p ON p.stock_code = l.stock_code
-                   WHERE l.order_id = %s ORDER BY l.line_no""",
-                (order_id,),
+                f"""SELECT {_ORDER_COLUMNS} FROM orders WHERE customer_id = %s
+                    ORDER BY ordered_at DESC, id DESC LIMIT %s""",
+                (customer_id, limit),
             )
-            lines = tuple(
-                OrderLine(
-                    r["line_no"], r["stock_code"], r["d"], r["quantity"], float(r["unit_price"])
-                )
-                for r in cur.fetchall()
-            )
-        return Order(
-            row["id"],
-            row["customer_id"],
-            row["status"],
-            row["ordered_at"].date(),
-            row["expected_delivery"],
-            float(row["total"]),
-            lines,
-        )
+            return _with_lines(cur, cur.fetchall())
 
     def placed_between(
         self, customer_id: str, start: date, end: date, limit: int = 5

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from personalization.store import Database
 from personalization.support.orders import Order, OrderLine
+from personalization.support.return_reasons import reason_kind, stored_reason
 
 STANDARD_WINDOW_DAYS = 30
 
@@ -68,6 +69,24 @@ def match_line(order: Order, item: str | None) -> OrderLine | None:
     return best[1] if best[0] > 0 else None
 
 
+def return_deadline(order: Order, policy: ReturnPolicy) -> date:
+    delivered_on = order.expected_delivery or order.ordered_on + timedelta(days=3)
+    return delivered_on + timedelta(days=policy.window_days)
+
+
+def cannot_be_returned(order: Order, segment: str | None, today: date) -> ReturnDecision | None:
+    """Why nothing on this order can be returned (not delivered yet, past its window), or
+    None. Known as soon as the order is, so the customer is not asked which item and why
+    first."""
+    policy = policy_for(segment)
+    if order.status != "delivered":
+        return ReturnDecision(False, "not_delivered", policy)
+    deadline = return_deadline(order, policy)
+    if today > deadline:
+        return ReturnDecision(False, "too_late", policy, deadline=deadline)
+    return None
+
+
 class ReturnService:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -76,12 +95,10 @@ class ReturnService:
         self, order: Order, item: str | None, segment: str | None, today: date
     ) -> ReturnDecision:
         policy = policy_for(segment)
-        if order.status != "delivered":
-            return ReturnDecision(False, "not_delivered", policy)
-        delivered_on = order.expected_delivery or order.ordered_on + timedelta(days=3)
-        deadline = delivered_on + timedelta(days=policy.window_days)
-        if today > deadline:
-            return ReturnDecision(False, "too_late", policy, deadline=deadline)
+        refused = cannot_be_returned(order, segment, today)
+        if refused is not None:
+            return refused
+        deadline = return_deadline(order, policy)
         line = match_line(order, item)
         if line is None:
             return ReturnDecision(False, "no_such_item", policy, deadline=deadline)
@@ -89,16 +106,22 @@ class ReturnService:
         return ReturnDecision(True, "accepted", policy, line, refund, deadline)
 
     def record(
-        self, order: Order, decision: ReturnDecision, conversation_id: str
+        self,
+        order: Order,
+        decision: ReturnDecision,
+        conversation_id: str,
+        reason: str | None = None,
     ) -> ReturnDecision:
-        """Store an accepted return; asking twice for the same item is answered, not stored."""
+        """Store an accepted return, with the customer's reason if they gave one; asking
+        twice for the same item is answered, not stored."""
         if not decision.accepted or decision.line is None:
             raise ValueError("only an accepted return can be recorded")
         with self._db.cursor() as cur:
             cur.execute(
                 """INSERT INTO return_requests (customer_id, conversation_id, order_id, line_no,
-                                                stock_code, quantity, refund, free_collection)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                                                stock_code, quantity, refund, free_collection,
+                                                reason, reason_kind)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (order_id, line_no) DO NOTHING RETURNING id""",
                 (
                     order.customer_id,
@@ -109,6 +132,8 @@ class ReturnService:
                     decision.line.quantity,
                     decision.refund,
                     decision.policy.free_collection,
+                    stored_reason(reason),
+                    reason_kind(reason),
                 ),
             )
             if cur.fetchone() is None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rasa_sdk import Tracker
 
+from actions import personalization_client
 from actions.conversation import (
     PROOF_SLOT,
     known_customer,
@@ -384,3 +385,31 @@ def test_a_proof_that_no_longer_holds_takes_the_profile_with_it(
 def test_a_proof_that_holds_leaves_the_profile_alone(domain: dict[str, Any]) -> None:
     slots = slot_events(run_action(ActionValidateSlotMappings(), journey_tracker(), domain))
     assert "identity_proof" not in slots and "customer_name" not in slots
+
+
+def test_a_store_outage_during_sign_in_costs_no_try(
+    store_with_demo_shop: Database, domain: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four wrong answers, then PostgreSQL is unreachable (a closed port) for ten attempts:
+    each is told to try again in a minute, none is counted, and the right answer then gets in."""
+    for name in ("PER_IDENTIFIER", "PER_CLIENT"):
+        monkeypatch.delenv(f"SIGN_IN_MAX_FAILURES_{name}", raising=False)
+    [dev] = fetch(store_with_demo_shop, "SELECT email FROM customers WHERE id = 'cust-0004'")
+    right = an_order(store_with_demo_shop, "cust-0004", "delivered")
+    guess = an_order(store_with_demo_shop, "cust-0001")
+    for n in range(4):
+        failed = run_action(ActionIdentifyCustomer(), sign_in(dev["email"], guess), domain)
+        assert responses(failed) == ["utter_identify_failed"], n
+    real_store = store_with_demo_shop.settings.url
+    monkeypatch.setenv("DATABASE_URL", "postgresql://shop@127.0.0.1:1/shop")
+    personalization_client.reset()
+    for n in range(10):
+        down = run_action(ActionIdentifyCustomer(), sign_in(dev["email"], guess), domain)
+        assert responses(down) == ["utter_identify_unavailable"], n
+        assert PROOF_SLOT not in slot_events(down)
+    monkeypatch.setenv("DATABASE_URL", real_store)
+    personalization_client.reset()
+    assert [r["outcome"] for r in attempts(store_with_demo_shop)] == ["failure"] * 4
+    back = run_action(ActionIdentifyCustomer(), sign_in(dev["email"], right), domain)
+    assert responses(back)[0] != "utter_identify_locked"
+    assert slot_events(back)["customer_id"] == "cust-0004"

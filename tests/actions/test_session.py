@@ -251,24 +251,42 @@ def test_database_down_degrades_to_generic_welcome_and_warns(
     assert "Alice" not in caplog.text
 
 
-def test_database_that_never_answers_is_cut_off_by_the_io_timeout(
+def test_database_that_never_answers_is_given_up_on_inside_the_deadline(
     domain: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The connect timeout is shorter than the action deadline: each store call ends by
+    itself before the deadline, so no worker thread is left waiting on a silent database."""
     # A listening socket that never accepts: TCP connects, PostgreSQL never speaks.
     with socket.socket() as black_hole:
         black_hole.bind(("127.0.0.1", 0))
         black_hole.listen(1)
         port = black_hole.getsockname()[1]
         monkeypatch.setenv("DATABASE_URL", f"postgresql://shop@127.0.0.1:{port}/shop")
-        monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "10")
-        monkeypatch.setenv("ACTION_IO_TIMEOUT_S", "0.5")
+        monkeypatch.delenv("DB_CONNECT_TIMEOUT_S", raising=False)
+        monkeypatch.setenv("ACTION_IO_TIMEOUT_S", "2.5")
         personalization_client.reset()
         with caplog.at_level(logging.WARNING, logger="actions.personalization_client"):
             result = run_action(ActionSessionStart(), load_tracker(WITH_TOKEN), domain)
     personalization_client.reset()
     assert [m["response"] for m in result.messages] == ["utter_welcome"]
-    assert result.seconds < 2, f"the action waited {result.seconds:.1f}s for a silent database"
-    assert "timed out" in caplog.text
+    # Two store calls (profile, then the style for a visitor), each ended by the 2 s connect
+    # timeout rather than by the 2.5 s deadline.
+    assert result.seconds < 2 * 2.5, f"the action waited {result.seconds:.1f}s"
+    assert "profile lookup failed (StoreUnavailable)" in caplog.text
+    assert "timed out" not in caplog.text
+
+
+def test_inner_timeouts_longer_than_the_deadline_are_refused_clearly(
+    domain: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://shop@127.0.0.1:1/shop")
+    monkeypatch.setenv("DB_CONNECT_TIMEOUT_S", "10")
+    personalization_client.reset()
+    with caplog.at_level(logging.ERROR, logger="actions.personalization_client"):
+        result = run_action(ActionSessionStart(), load_tracker(WITH_TOKEN), domain)
+    personalization_client.reset()
+    assert [m["response"] for m in result.messages] == ["utter_welcome"]
+    assert "DB_CONNECT_TIMEOUT_S" in caplog.text and "ACTION_IO_TIMEOUT_S" in caplog.text
 
 
 def test_known_customer_without_a_name_is_recognised_but_greeted_generically(

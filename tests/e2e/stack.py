@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,3 +155,21 @@ def query(stack: RunningStack, sql: str, *params: object) -> list[tuple]:
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def stored_events(
+    stack: RunningStack, conversation: str, until: Callable[[list[dict]], bool], timeout_s=10.0
+) -> list[dict]:
+    """The conversation's events in PostgreSQL once `until` holds for them.
+
+    The broker writes from a background thread, a moment after the reply; this waits for it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        rows = query(
+            stack, "SELECT data FROM events WHERE sender_id = %s ORDER BY id", conversation
+        )
+        events = [json.loads(row[0]) for row in rows]
+        if until(events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.2)

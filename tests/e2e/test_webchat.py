@@ -311,12 +311,18 @@ def test_a_known_customer_chats_sees_cards_clicks_gives_feedback_and_reloads(
     assert conversation_id(page) == conversation
     say(page, "are you a bot?")
     last_bot_text_in(page, "utter_iamabot")
+    # Rasa saves the conversation just after the reply went out: wait for that save.
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    deadline = time.monotonic() + 10
     try:
-        tracker = client.get(f"{stack.key_prefix}:tracker:{conversation}")
+        while True:
+            tracker = client.get(f"{stack.key_prefix}:tracker:{conversation}") or ""
+            if "are you a bot?" in tracker or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
     finally:
         client.close()
-    assert tracker and "any gift ideas?" in tracker and "are you a bot?" in tracker
+    assert "any gift ideas?" in tracker and "are you a bot?" in tracker
     shot(page, "06-after-reload-same-conversation")
 
 
@@ -328,6 +334,12 @@ def test_article_answers_carry_a_working_link(page: Page, stack: RunningStack) -
     href = link.get_attribute("href") or ""
     assert href.startswith(f"{stack.base_url}/webhooks/chat/help/")
     assert link.get_attribute("rel") == "noopener noreferrer"
+    # The article's title, once in bold above the excerpt and as the link's text; no raw URL
+    # and no Markdown marks on the page.
+    title = page.locator(".from-bot .bubble strong").first.inner_text()
+    assert link.inner_text() == title and not title.startswith("http")
+    texts = "\n".join(bot_texts(page))
+    assert "**" not in texts and "](" not in texts and "•" not in texts
     shot(page, "07-article-with-link")
     with page.context.expect_page() as opened:
         link.click()

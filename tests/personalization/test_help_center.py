@@ -10,7 +10,6 @@ from personalization.help_center import (
     ArticleFormatError,
     HelpArticleRepository,
     article_url,
-    excerpt,
     load_articles,
     parse_article,
 )
@@ -50,16 +49,6 @@ def test_upsert_stores_articles_once_and_updates_edits(db: Database, tmp_path: P
     edited = repo.get("refund-timing")
     assert edited is not None and edited.body == "Within 3 working days."
     assert edited.tags == ("returns", "refund")
-
-
-def test_an_excerpt_is_plain_text_cut_at_a_word() -> None:
-    body = "Orders ship **fast**:\n\n- **UK**: 3 days\n- [EU](https://x.test/eu): 5 days\n" + (
-        "more words " * 60
-    )
-    text = excerpt(body, chars=80)
-    assert text.startswith("Orders ship fast: • UK: 3 days • EU: 5 days more words")
-    assert "**" not in text and "](" not in text
-    assert text.endswith("…") and len(text) <= 81
 
 
 def test_article_links_follow_the_help_centre_address() -> None:
