@@ -76,7 +76,7 @@ class UnconfiguredSlack(InputChannel):
 
 # The bot's Markdown (personalization.chat_markdown): [title](http(s) address), **bold**, and
 # "- " list items at the start of a line.
-_MD_LINK = re.compile(r"\[((?:\\.|[^\]\\])+)\]\((https?://[^\s()<>|]+)\)", re.IGNORECASE)
+_MD_LINK = re.compile(r"\[((?:\\.|[^\[\]\\]){1,300})\]\((https?://[^\s()<>|]+)\)", re.IGNORECASE)
 _MD_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _MD_BULLET = re.compile(r"^[-*] (?=\S)", re.MULTILINE)
 _ENTITY_LIKE = re.compile(r"&(?=#?\w+;)")

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 ELLIPSIS = "…"
 # [title](http(s)://address "optional hover title"); other addresses keep only the title.
 _LINK = re.compile(
-    r"!?\[((?:\\.|[^\]\\])*)\]"  # [title], brackets inside escaped
+    r"!?\[((?:\\.|[^\[\]\\]){0,300})\]"  # [title]: brackets inside escaped, 300 at most
     r"\(\s*<?((?:[^\s()<>]|\([^\s()<>]*\))*)>?"  # (address, balanced parentheses allowed
     r"(?:\s+\"[^\"]*\")?\s*\)"  # "an optional hover title")
 )
-_REFERENCE_LINK = re.compile(r"\[((?:\\.|[^\]\\])+)\]\[[^\]]*\]")
+_REFERENCE_LINK = re.compile(r"\[((?:\\.|[^\[\]\\]){1,300})\]\[[^\[\]]*\]")
 _AUTOLINK = re.compile(r"<(https?://[^\s>]+)>")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<!--.*?-->", re.DOTALL)
 _WEB_ADDRESS = re.compile(r"^https?://[^\s()<>\[\]]+$", re.IGNORECASE)

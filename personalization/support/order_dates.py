@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+# "the order I placed on the Tuesday before last, in the morning" is under 60 characters;
+# dateparser recurses on long text (RecursionError on a few thousand characters of digits).
+MAX_DATE_PHRASE = 80
 _ISO = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 # dateparser reads "friday" but not "last friday"; the past is preferred anyway.
 _LAST_WEEKDAY = re.compile(
@@ -36,7 +39,7 @@ class DateWindow:
 
 def order_date_window(text: str | None, today: date) -> DateWindow | None:
     """The days the phrase names, or None if it names no day, or only the future or a year."""
-    if not text or not text.strip():
+    if not text or not text.strip() or len(text) > MAX_DATE_PHRASE:
         return None
     iso = _ISO.search(text)
     if iso:

@@ -39,6 +39,10 @@ MAX_ITEM_WORDS = 4
 MEANING_FLOOR = 0.45
 MEANING_MARGIN = 0.03
 HEAD_WEIGHT = 2.0  # the last word: "blue cushion" is a cushion before it is blue
+# A message is read for items in its first words only, and no product word is this long:
+# matching costs words x order lines, and a 2,000-character message must not cost seconds.
+MAX_CONSIDERED_WORDS = 24
+MAX_WORD_LENGTH = 30
 
 
 class Found(str, Enum):
@@ -155,9 +159,13 @@ def item_words(text: str) -> list[str]:
     words = []
     for token in _TOKEN.findall(plain):
         base = token[:-2] if token.endswith("'s") else token
-        if token in _STOPWORDS or base in _STOPWORDS or "'" in base or len(base) < 2:
+        if token in _STOPWORDS or base in _STOPWORDS or "'" in base:
+            continue
+        if not 2 <= len(base) <= MAX_WORD_LENGTH:
             continue
         words.append(base)
+        if len(words) == MAX_CONSIDERED_WORDS:
+            break
     return words
 
 
@@ -195,6 +203,22 @@ def same_word(said: str, listed: str) -> bool:
     return len(b) >= 5 and a.endswith(b)  # a compound: "tealight" ~ "t-light"
 
 
+def _word_score(words: list[str], line: OrderLine) -> tuple[float, list[str]]:
+    """How well the customer's words name this line, and which of them did."""
+    listed = _listed_words(line)
+    hits = [w for w in words if any(same_word(w, x) for x in listed)]
+    last = len(words) - 1
+    score = sum(HEAD_WEIGHT if words.index(w) == last else 1.0 for w in hits)
+    return score, hits
+
+
+def best_lines(lines: Sequence[OrderLine], words: list[str]) -> list[OrderLine]:
+    """The lines the words name best (none when no word fits any line)."""
+    scored = [(_word_score(words, line)[0], line) for line in lines]
+    best = max((score for score, _ in scored), default=0.0)
+    return [line for score, line in scored if score == best] if best > 0 else []
+
+
 def _listed_words(line: OrderLine) -> list[str]:
     return [w for w in _TOKEN.findall(line.description.lower()) if w not in _LISTED_NOISE]
 
@@ -229,7 +253,7 @@ class OrderFinder:
         if words:
             candidates, matched, basis = self._by_item(recent, words)
             if candidates:
-                item = " ".join(matched)
+                item = " ".join(matched[-MAX_ITEM_WORDS:])  # echoed back: keep it short
                 if latest:
                     return OrderMatch(Found.ONE, candidates[:1], item, basis, recent)
                 candidates = _narrowed(candidates, purpose)
@@ -253,13 +277,10 @@ class OrderFinder:
     ) -> tuple[tuple[Candidate, ...], list[str], str]:
         """The orders holding the item, the words that matched, and whether words or meaning
         found it."""
-        weights = [HEAD_WEIGHT if i == len(words) - 1 else 1.0 for i in range(len(words))]
         scored: list[tuple[float, Order, OrderLine, list[str]]] = []
         for order in orders:
             for line in order.lines:
-                listed = _listed_words(line)
-                hits = [w for w in words if any(same_word(w, x) for x in listed)]
-                score = sum(weights[words.index(w)] for w in hits)
+                score, hits = _word_score(words, line)
                 if score > 0:
                     scored.append((score, order, line, hits))
         if scored:

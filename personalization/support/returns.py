@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from personalization.store import Database
+from personalization.support.order_finder import best_lines, item_words
 from personalization.support.orders import Order, OrderLine
 from personalization.support.return_reasons import reason_kind, stored_reason
 
@@ -50,23 +51,33 @@ class ReturnDecision:
 
 
 def match_line(order: Order, item: str | None) -> OrderLine | None:
-    """The order line a customer means: the only one, a stock code, or the closest name."""
+    """The order line a customer means: the only one, a stock code, or the name's words.
+
+    Words are matched as the order finder matches them (plurals, prefixes, the last word
+    counting most), never as substrings: "it" or "e" must not pick the first line that
+    happens to contain those letters. A close spelling of a whole name is taken too.
+    """
     if len(order.lines) == 1 and not item:
         return order.lines[0]
-    if not item:
+    if not item or not item.strip():
         return None
-    wanted = item.strip().upper()
+    wanted = item.strip()
     for line in order.lines:
-        if wanted == line.stock_code.upper() or wanted in line.description.upper():
+        if wanted.upper() == line.stock_code.upper():
             return line
-    names = {line.description.upper(): line for line in order.lines}
-    close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.5)
-    if close:
-        return names[close[0]]
-    words = set(wanted.split())
-    scored = [(len(words & set(line.description.upper().split())), line) for line in order.lines]
-    best = max(scored, key=lambda pair: pair[0], default=(0, None))
-    return best[1] if best[0] > 0 else None
+    words = item_words(wanted)
+    if words:
+        best = best_lines(order.lines, words)
+        if len(best) == 1:
+            return best[0]
+        if best:
+            return None  # two lines fit as well: the customer is asked which
+    if len(wanted) >= 4:
+        names = {line.description.upper(): line for line in order.lines}
+        close = difflib.get_close_matches(wanted.upper(), list(names), n=1, cutoff=0.6)
+        if close:
+            return names[close[0]]
+    return None
 
 
 def return_deadline(order: Order, policy: ReturnPolicy) -> date:

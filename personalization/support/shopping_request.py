@@ -471,7 +471,9 @@ def _alternation(words: Iterable[str]) -> str:
     return "|".join(sorted(words, key=len, reverse=True))
 
 
-_NUM = r"(?<![\d.,])(\d+(?:[.,]\d{1,2})?)"
+# "£1,500" has a thousands comma; "£12,50" a decimal one.
+_NUM = r"(?<![\d.,])(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?")
 # A number followed by one of these counts things ("2 items", "a 5 year old"), not money.
 _COUNTED = (
     r"(?!\s*(?:items?|pieces?|pcs|of\b|people|persons?|kids|children|years?|yrs?|days?|weeks?"
@@ -589,7 +591,10 @@ def _number(words: str) -> int:
 
 
 def _amount(number: str, unit: str | None = None) -> float | None:
-    value = float(number.replace(",", "."))
+    if _THOUSANDS.fullmatch(number):
+        value = float(number.replace(",", ""))
+    else:
+        value = float(number.replace(",", "."))
     if unit in ("p", "pence"):
         value /= 100
     return value if 0 < value <= MAX_BUDGET else None

@@ -43,3 +43,9 @@ def test_no_day_the_future_or_a_whole_year_finds_no_window(phrase: str) -> None:
 
 def test_an_impossible_iso_date_is_no_date() -> None:
     assert order_date_window("2026-02-30", TUESDAY) is None
+
+
+def test_a_date_phrase_longer_than_any_real_one_is_no_date() -> None:
+    """dateparser recurses on long runs of digits: such text never reaches it."""
+    assert order_date_window("1" * 5000, TUESDAY) is None
+    assert order_date_window("3rd November " + "x" * 100, TUESDAY) is None

@@ -227,6 +227,17 @@ def test_words_that_name_nothing_are_nothing(shop: Database) -> None:
     assert item_words("the vase arrived chipped, so I want a refund") == ["vase"]
 
 
+def test_a_long_message_is_read_for_items_in_its_first_words_only(shop: Database) -> None:
+    filler = " ".join(f"zebra{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(300))
+    words = item_words(f"{filler} the speckled vase " + "x" * 500)
+    assert len(words) == 24, "matching costs words x lines, so the words read are capped"
+    assert all(len(word) <= 30 for word in words)
+    finder, alice = OrderFinder(), orders_of(shop, "cust-0001")
+    match = finder.find(alice, "the ceramic vase speckled " + "vase " * 300)
+    assert match.found is Found.SEVERAL and ids(match.candidates) == ["A-2", "A-1"]
+    assert match.item is not None and len(match.item.split()) <= 4, "the echo stays short"
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [

@@ -51,6 +51,9 @@ from personalization.support.shopping_words import (
         ("over £50", "over £50"),
         ("at least £20", "over £20"),
         ("something under 99p", "under £0.99"),
+        ("a rug under £1,500", "under £1500"),
+        ("between £1,000 and £2,500", "£1000–£2500"),
+        ("under 12,50 pounds", "under £12.50"),
     ],
 )
 def test_budgets_in_many_phrasings(text: str, label: str) -> None:
@@ -68,6 +71,7 @@ def test_budgets_in_many_phrasings(text: str, label: str) -> None:
         "2 or more",
         "i need it in 3 days",
         "the 12 piece set",
+        "a 1,000 piece puzzle",
         "gift ideas?",
     ],
 )
