@@ -11,7 +11,8 @@ launcher runs Rasa's own `rasa run` with these changes:
 - it refuses to start with the API on, no token and a non-loopback interface;
 - CORS allows only the server's own origin and RASA_CORS_ORIGINS (channels/origins.py);
 - ``/metrics`` serves the process's Prometheus metrics, behind the same token;
-- its logs carry no customer text (stack/log_privacy.py).
+- its logs carry no customer text (stack/log_privacy.py);
+- it checks the action server's answers with a validator built once (stack/action_results.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from channels.origins import allowed_origins
 from personalization import metrics
 from personalization.auth.bearer import presents
 from personalization.settings import ConfigurationError, RasaServerSettings
-from stack import action_calls, log_privacy
+from stack import action_calls, action_results, log_privacy
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     log_privacy.install_rasa_structlog()
     rasa.core.run.configure_app = guarded(rasa.core.run.configure_app, settings.api_token)
     sys.argv = rasa_arguments(args, settings)
+    action_results.install()
     try:
         action_calls.install()
     except ConfigurationError as exc:

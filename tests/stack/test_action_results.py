@@ -1,0 +1,36 @@
+"""The action server's answers are checked as Rasa checks them, with one validator."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+
+from stack import action_results
+
+GOOD = {
+    "events": [{"event": "slot", "name": "mood", "value": "upset", "timestamp": None}],
+    "responses": [{"response": "utter_greet"}],
+}
+
+
+def test_a_valid_answer_passes_and_a_malformed_one_fails_with_rasas_message() -> None:
+    assert action_results.validate_action_result(GOOD)
+    with pytest.raises(ValidationError) as raised:
+        action_results.validate_action_result({"events": [{"event": "slot", "name": 3}]})
+    assert "Failed to validate Action server response" in raised.value.message
+
+
+def test_install_replaces_rasas_per_call_schema_check() -> None:
+    original = RemoteAction._validate_action_result
+    try:
+        action_results.install()
+        action = RemoteAction("action_anything", None)
+        assert action._validate_action_result(GOOD)
+        with pytest.raises(ValidationError):
+            action._validate_action_result({"responses": "not a list"})
+        assert action_results._action_result_validator.cache_info().currsize == 1
+    finally:
+        RemoteAction._validate_action_result = original  # type: ignore[method-assign]
+        if hasattr(RemoteAction, action_results._MARK):
+            delattr(RemoteAction, action_results._MARK)
