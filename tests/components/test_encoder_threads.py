@@ -19,30 +19,35 @@ THREADS = 8
 ROUNDS = 12
 
 
-def texts_for(worker: int) -> list[str]:
-    """Texts of very different lengths, so each call pads and truncates differently."""
+def texts_for(worker: int, round_: int = 0) -> list[str]:
+    """Texts of very different lengths, so each call pads and truncates differently; new
+    texts every round, so no call is answered from the recent texts' vectors."""
     return [
-        "hi",
-        f"where is my order number {worker}",
-        "refund " * (worker * 40 + 1),  # past MAX_TOKENS for most workers: truncated
-        "the cat sat on the mat " * (worker + 1),
+        f"hi {round_}",
+        f"where is my order number {worker} {round_}",
+        f"{round_} " + "refund " * (worker * 40 + 1),  # past MAX_TOKENS for most: truncated
+        f"{round_} " + "the cat sat on the mat " * (worker + 1),
     ]
 
 
 def test_the_encoder_gives_every_thread_the_vectors_a_lone_caller_gets() -> None:
     encoder = shared_encoder()
-    expected = {w: encoder.encode(texts_for(w), batch_size=2) for w in range(THREADS)}
+    expected = {
+        (w, r): encoder.encode(texts_for(w, r) + ["x"] * 16, batch_size=2)[:4]  # not kept
+        for w in range(THREADS)
+        for r in range(ROUNDS)
+    }
     start = threading.Barrier(THREADS)
 
     def work(worker: int) -> list[np.ndarray]:
         start.wait()  # all threads call the tokenizer at the same moment
-        return [encoder.encode(texts_for(worker), batch_size=2) for _ in range(ROUNDS)]
+        return [encoder.encode(texts_for(worker, r), batch_size=2) for r in range(ROUNDS)]
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = dict(zip(range(THREADS), pool.map(work, range(THREADS)), strict=True))
     for worker, vectors in results.items():
-        for got in vectors:
-            np.testing.assert_allclose(got, expected[worker], atol=1e-5)
+        for round_, got in enumerate(vectors):
+            np.testing.assert_allclose(got, expected[(worker, round_)], atol=1e-5)
     assert len(texts_for(THREADS - 1)[2].split()) > MAX_TOKENS, "some texts are truncated"
 
 
@@ -64,3 +69,25 @@ def test_the_tokenizer_is_used_only_under_the_lock() -> None:
     finally:
         encoder._tokenizer = tokenizer
     assert seen == [True, True]
+
+
+def test_a_recent_text_is_answered_without_the_model_and_its_vector_is_safe() -> None:
+    encoder = shared_encoder()
+    model_calls: list[int] = []
+    forward = encoder._forward
+
+    def counted(*args: object) -> object:
+        model_calls.append(1)
+        return forward(*args)
+
+    encoder._forward = counted  # type: ignore[method-assign]
+    try:
+        first = encoder.encode(["where is my parcel, cache test", "yes"])
+        calls_after_first = len(model_calls)
+        first[0][:] = 0.0  # the caller's copy, not the kept vector
+        again = encoder.encode(["yes", "where is my parcel, cache test"])
+    finally:
+        encoder._forward = forward  # type: ignore[method-assign]
+    assert calls_after_first >= 1 and len(model_calls) == calls_after_first
+    assert np.linalg.norm(again[1]) > 0.99, "the kept vector was not changed by the caller"
+    np.testing.assert_allclose(again[0], first[1])
