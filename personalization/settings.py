@@ -269,6 +269,23 @@ class RedisSettings:
 
 
 @dataclass(frozen=True)
+class TrackerWindowSettings:
+    """How many of the latest session's customer messages the tracker store keeps
+    (`TRACKER_WINDOW_TURNS`); the whole history is in PostgreSQL's events table."""
+
+    turns: int = 12
+
+    @classmethod
+    def from_env(cls) -> TrackerWindowSettings:
+        turns = _int_env("TRACKER_WINDOW_TURNS", 12)
+        if turns < 6:
+            raise ConfigurationError(
+                f"TRACKER_WINDOW_TURNS must be at least 6 (the policies look back 5), got {turns}"
+            )
+        return cls(turns=turns)
+
+
+@dataclass(frozen=True)
 class ActionDeadlineSettings:
     """How long an action waits for one store call (`ACTION_IO_TIMEOUT_S`).
 

@@ -20,10 +20,11 @@ read became a brand-new, empty conversation and a failed write went to process m
 at the next restart, while the customer was answered as if nothing happened. For this store
 the wrapper lets the error through instead (``refuse_silent_fallback``).
 
-Saving a conversation that has earlier sessions used Rasa's merge, which compares every new
-event with every stored one (`as_dict` both sides) on the event loop: a few hundred ms per
-turn for a long conversation, for every customer of the server. ``continued_events`` joins
-the stored events and the turn's in one pass, and the save runs in a worker thread.
+The tracker store keeps only the latest session's recent turns behind a state prefix
+(``stores.tracker_window``): every turn used to read, rebuild, merge and rewrite the whole
+conversation, and the policies featurised all of it. The event broker writes every event to
+PostgreSQL, which keeps the whole history. A save streams only the events the store had not
+seen, counted from what it read, instead of reading the conversation back to find them.
 
 The tracker store also withholds, in what it saves and streams to the event broker, the text
 of bot replies that echo the customer's personal data (``SENSITIVE_RESPONSES``, the data
@@ -43,9 +44,8 @@ from typing import Any, TypeVar
 import redis
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore, TicketLock
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore
-from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, Event
+from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.core.trackers import (
     DialogueStateTracker,
     get_trackers_for_conversation_sessions,
@@ -54,11 +54,15 @@ from rasa.utils.endpoints import EndpointConfig
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from personalization.settings import RedisSettings
+from personalization.settings import RedisSettings, TrackerWindowSettings
+from stores.tracker_window import windowed
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 6379
+# Set on a tracker this store read or saved: how many of its events are already stored and
+# streamed, so a save streams only the rest.
+_STORED_COUNT = "_shop_events_stored"
 LOCK_POLL_S = 0.1  # a waiting message looks again this often (Rasa: every 1 s)
 
 T = TypeVar("T")
@@ -160,30 +164,6 @@ def withhold_sensitive_replies(tracker: DialogueStateTracker) -> DialogueStateTr
     return stored
 
 
-def continued_events(stored: list[Event], turn: list[Event]) -> list[Event] | None:
-    """The stored events followed by the turn's, when the turn's tracker continues what is
-    stored: it starts where the stored conversation (or its latest session, which is what
-    Rasa retrieves) starts, and holds everything stored since. None otherwise."""
-    if not stored or not turn:
-        return turn or stored
-    starts = {0}
-    for index in range(len(stored) - 1, -1, -1):
-        event = stored[index]
-        if isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME:
-            starts.add(index)
-            break
-    first, last = turn[0].as_dict(), stored[-1].as_dict()
-    for start in sorted(starts, reverse=True):
-        overlap = len(stored) - start
-        if (
-            overlap <= len(turn)
-            and stored[start].as_dict() == first
-            and turn[overlap - 1].as_dict() == last
-        ):
-            return stored[:start] + turn
-    return None
-
-
 _stock_on_save_error = FailSafeTrackerStore.on_tracker_store_error
 _stock_on_retrieve_error = FailSafeTrackerStore.on_tracker_store_retrieve_error
 
@@ -250,30 +230,33 @@ class TimeoutRedisTrackerStore(RedisTrackerStore):
             decode_responses=True,
             **ssl,
         )
+        self.window_turns = TrackerWindowSettings.from_env().turns
 
     async def save(self, tracker: DialogueStateTracker, timeout: float | None = None) -> None:
-        """Rasa's save: stream the new events, then store the tracker merged with the stored
-        one (earlier sessions), in a worker thread."""
-        tracker = withhold_sensitive_replies(tracker)
-        await self.stream_events(tracker)
+        """Stream the turn's new events to the broker, then store the window of the
+        conversation (``stores.tracker_window``), in a worker thread.
+
+        A tracker this store read knows how many of its events were stored: the rest are
+        new, so nothing is read back to find them (Rasa reads the whole conversation again).
+        A tracker built elsewhere (Rasa's HTTP API) is streamed as Rasa does.
+        """
+        stored_count = getattr(tracker, _STORED_COUNT, None)
+        kept = withhold_sensitive_replies(tracker)
+        if stored_count is None:
+            await self.stream_events(kept)
+        elif self.event_broker is not None:
+            new = list(kept.events)[stored_count:]
+            await self._stream_new_events(self.event_broker, new, tracker.sender_id)
         expiry = timeout or self.record_exp
-        await asyncio.to_thread(self._store, tracker, int(expiry) if expiry else None)
+        await asyncio.to_thread(self._store, kept, int(expiry) if expiry else None)
+        setattr(tracker, _STORED_COUNT, len(tracker.events))
 
     def _store(self, tracker: DialogueStateTracker, expiry: int | None) -> None:
-        key = self.key_prefix + tracker.sender_id
-        stored = self.red.get(key)
-        events = list(tracker.events)
-        if stored is not None:
-            prior = self.deserialise_tracker(tracker.sender_id, stored)
-            if prior is not None:
-                joined = continued_events(list(prior.events), events)
-                if joined is None:  # not a continuation of what is stored: Rasa's own merge
-                    joined = list(self._merge_trackers(prior, tracker).events)
-                events = joined
+        events = windowed(tracker.events, self.domain, self.window_turns, tracker.sender_id)
         serialised = json.dumps(
             {"events": [event.as_dict() for event in events], "name": tracker.sender_id}
         )
-        self.red.set(key, serialised, ex=expiry)
+        self.red.set(self.key_prefix + tracker.sender_id, serialised, ex=expiry)
 
     async def _retrieve(
         self, sender_id: str, fetch_all_sessions: bool
@@ -287,10 +270,13 @@ class TimeoutRedisTrackerStore(RedisTrackerStore):
         if stored is None:
             return None
         tracker = self.deserialise_tracker(sender_id, stored)
-        if tracker is None or fetch_all_sessions:
-            return tracker
-        sessions = get_trackers_for_conversation_sessions(tracker)
-        return tracker if len(sessions) <= 1 else sessions[-1]
+        if tracker is None:
+            return None
+        if not fetch_all_sessions:  # a conversation stored before the window held them all
+            sessions = get_trackers_for_conversation_sessions(tracker)
+            tracker = tracker if len(sessions) <= 1 else sessions[-1]
+        setattr(tracker, _STORED_COUNT, len(tracker.events))
+        return tracker
 
     async def keys(self) -> list[str]:
         return await asyncio.to_thread(self.red.keys, self.key_prefix + "*")

@@ -14,12 +14,12 @@ import redis
 from rasa.core.lock_store import LockError, LockStore
 from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from personalization.redaction import WITHHELD
-from stores.redis import TimeoutRedisLockStore, TimeoutRedisTrackerStore, continued_events
+from stores.redis import TimeoutRedisLockStore, TimeoutRedisTrackerStore
 from tests.stores.conftest import OwnRedis
 
 EXPORT = "Here is what we hold about you: alice@example.com, 12 Station Road, cust-0001"
@@ -204,56 +204,3 @@ def test_a_hung_redis_times_out_and_the_event_loop_keeps_serving() -> None:
         assert lag < 0.2, "the wait happened off the event loop"
     finally:
         hung.close()
-
-
-def session(start: float, *texts: str) -> list:
-    """One conversation session as Rasa records it: its start, then the customer's turns."""
-    events: list = [
-        ActionExecuted("action_session_start", timestamp=start),
-        SessionStarted(timestamp=start + 0.1),
-        ActionExecuted("action_listen", timestamp=start + 0.2),
-    ]
-    for offset, text in enumerate(texts, start=1):
-        events += [
-            UserUttered(text, timestamp=start + offset),
-            BotUttered(f"re: {text}", timestamp=start + offset + 0.5),
-            ActionExecuted("action_listen", timestamp=start + offset + 0.6),
-        ]
-    return events
-
-
-def test_a_turn_in_a_later_session_keeps_every_earlier_session(
-    tracker_store: TimeoutRedisTrackerStore,
-) -> None:
-    """Rasa retrieves only the latest session; the save puts the earlier ones back, as Rasa's
-    own merge would, without comparing every event with every other."""
-    sender = "rest:many-sessions"
-    earlier = session(1000.0, "first", "second") + session(5000.0, "third")
-    asyncio.run(tracker_store.save(DialogueStateTracker.from_events(sender, earlier)))
-    latest = asyncio.run(tracker_store.retrieve(sender))
-    assert latest is not None and [e.text for e in latest.events if isinstance(e, UserUttered)] == [
-        "third"
-    ]
-    latest.update_with_events(session(9000.0, "fourth")[3:6], domain=None)
-    expected = TimeoutRedisTrackerStore._merge_trackers(
-        DialogueStateTracker.from_events(sender, earlier), latest
-    )
-    asyncio.run(tracker_store.save(latest))
-    full = asyncio.run(tracker_store.retrieve_full_tracker(sender))
-    assert full is not None
-    assert [e.as_dict() for e in full.events] == [e.as_dict() for e in expected.events]
-    assert [e.text for e in full.events if isinstance(e, UserUttered)] == [
-        "first",
-        "second",
-        "third",
-        "fourth",
-    ]
-
-
-def test_events_that_do_not_continue_the_stored_ones_are_merged_as_rasa_does() -> None:
-    stored = session(1000.0, "a", "b")
-    assert continued_events(stored, session(1000.0, "a", "b", "c")) == session(
-        1000.0, "a", "b", "c"
-    )
-    assert continued_events(stored, session(7000.0, "x")) is None
-    assert continued_events([], stored) == stored
