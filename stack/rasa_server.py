@@ -12,7 +12,10 @@ launcher runs Rasa's own `rasa run` with these changes:
 - CORS allows only the server's own origin and RASA_CORS_ORIGINS (channels/origins.py);
 - ``/metrics`` serves the process's Prometheus metrics, behind the same token;
 - its logs carry no customer text (stack/log_privacy.py);
-- it checks the action server's answers with a validator built once (stack/action_results.py).
+- it checks the action server's answers with a validator built once (stack/action_results.py);
+- it listens from its first moment (``listen_early``): Rasa binds its port only once the model
+  is loaded, so for the 10-20 s of imports and loading every request was refused. Now the
+  kernel holds connections until the server answers them, with the model ready.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +41,8 @@ from stack import action_calls, action_results, log_privacy
 log = logging.getLogger(__name__)
 
 PUBLIC_PREFIXES = ("/webhooks/", "/socket.io")
+# Connections the kernel holds while the model loads (Rasa's SANIC_BACKLOG default is 100).
+SANIC_BACKLOG = 512
 
 
 def is_loopback(host: str) -> bool:
@@ -89,6 +95,33 @@ def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sa
     return configure
 
 
+def listen_early(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening socket for Rasa's port, bound before Rasa is even imported."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(backlog)
+    return sock
+
+
+def serve_on(sock: socket.socket) -> None:
+    """Make Rasa's ``app.run(host=..., port=...)`` serve the socket bound early instead."""
+    from sanic import Sanic
+
+    stock_run = Sanic.run
+
+    def run(self: Sanic, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("host", None)
+        kwargs.pop("port", None)
+        kwargs.pop("backlog", None)
+        stock_run(self, *args, sock=sock, **kwargs)
+
+    Sanic.run = run  # type: ignore[method-assign]
+
+
 def rasa_arguments(args: argparse.Namespace, settings: RasaServerSettings) -> list[str]:
     argv = [
         "rasa",
@@ -130,12 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     if settings.enable_api and not settings.api_token:
         log.warning("Rasa's HTTP API is on without a token: it answers 401 to every call")
 
+    try:
+        sock = listen_early(settings.host, settings.port, SANIC_BACKLOG)
+    except OSError as exc:
+        print(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 2
+
     import rasa.__main__
     import rasa.core.run
 
     log_privacy.install()
     log_privacy.install_rasa_structlog()
     rasa.core.run.configure_app = guarded(rasa.core.run.configure_app, settings.api_token)
+    serve_on(sock)
     sys.argv = rasa_arguments(args, settings)
     action_results.install()
     try:

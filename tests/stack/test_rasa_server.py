@@ -220,3 +220,21 @@ def test_with_an_empty_token_the_api_refuses_everything(sanic_test_mode: None) -
         assert client.get("/status", headers={"authorization": "Bearer "}).status == 401
     finally:
         client.close()
+
+
+def test_the_port_accepts_connections_before_rasa_serves_them() -> None:
+    """Bound early, the port holds a client's connection (no refusal) until the server runs."""
+    import socket
+
+    from stack.rasa_server import listen_early
+
+    sock = listen_early("127.0.0.1", 0, backlog=8)
+    try:
+        port = sock.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as client:
+            client.sendall(b"GET /webhooks/rest/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            accepted, _ = sock.accept()  # what Sanic does once the model is loaded
+            with accepted:
+                assert accepted.recv(64).startswith(b"GET /webhooks/rest/")
+    finally:
+        sock.close()
