@@ -2,10 +2,14 @@
 SHELL := /bin/bash
 VENV_PY := .venv/bin/python
 
-.PHONY: run test setup env up down train shell lint clean
+.PHONY: run run-cluster test setup env up down train shell lint clean
 
 run: setup ## Start PostgreSQL, Redis, the action server and Rasa in demo mode; Ctrl-C stops them
 	$(VENV_PY) -m stack run --demo --api
+
+run-cluster: setup ## Like run, with CLUSTER_SERVERS (2) Rasa/action server pairs behind HAProxy
+	@scripts/ensure_haproxy.sh
+	$(VENV_PY) -m stack run --demo --api --cluster
 
 test: setup ## Lint, validate data, train if needed, run pytest and rasa test
 	scripts/test.sh

@@ -100,6 +100,7 @@ class IsolatedStack:
     customer_token_secret: str = field(default_factory=lambda: "rel-" + uuid.uuid4().hex * 2)
     api_token: str = field(default_factory=lambda: "rel-api-" + uuid.uuid4().hex)
     extra_env: dict[str, str] = field(default_factory=dict)
+    cluster: bool = False  # `stack run --cluster`: server pairs behind HAProxy on rasa_port
     process: subprocess.Popen | None = None
     restarts: list[str] = field(default_factory=list)  # why the harness restarted the stack
     _known_pids: set[int] = field(default_factory=set)
@@ -147,6 +148,10 @@ class IsolatedStack:
         )
         return env
 
+    def cluster_plan(self) -> dict:
+        """The ports of a cluster's pairs, as `stack run --cluster` wrote them."""
+        return json.loads((self.data_dir / "haproxy" / "cluster.json").read_text())
+
     def token(self, customer_id: str, ttl_s: int = 3600) -> str:
         return mint_token(customer_id, self.customer_token_secret, AUDIENCE, ttl_s=ttl_s)
 
@@ -156,7 +161,16 @@ class IsolatedStack:
         environment.private_directory(self.data_dir)
         with open(self.log_file, "ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "stack", "run", "--no-train", "--demo", "--api"],
+                [
+                    sys.executable,
+                    "-m",
+                    "stack",
+                    "run",
+                    "--no-train",
+                    "--demo",
+                    "--api",
+                    *(["--cluster"] if self.cluster else []),
+                ],
                 cwd=PROJECT_ROOT,
                 env=self.env(),
                 stdout=out,
@@ -272,8 +286,19 @@ class IsolatedStack:
         return _listener(self.rasa_port)
 
     def action_ready(self) -> bool:
+        """Its action server answers; a cluster's, every pair's."""
+        if self.cluster:
+            try:
+                ports = [pair["action_port"] for pair in self.cluster_plan()["pairs"]]
+            except (OSError, ValueError, KeyError):
+                return False
+        else:
+            ports = [self.action_port]
         try:
-            return requests.get(f"{self.action_url}/health", timeout=2).status_code == 200
+            return all(
+                requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+                for port in ports
+            )
         except requests.RequestException:
             return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -266,6 +267,25 @@ class RedisSettings:
             connect_timeout_s=_positive_float_env("REDIS_CONNECT_TIMEOUT_S", 1.0),
             recommendation_ttl_s=_int_env("RECOMMENDATION_CACHE_TTL_S", 3600),
         )
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """`make run-cluster`: how many Rasa/action server pairs (`CLUSTER_SERVERS`) sit behind
+    HAProxy (`HAPROXY_PATH`, Debian's package by default)."""
+
+    servers: int = 2
+    haproxy_path: str = "haproxy"
+
+    @classmethod
+    def from_env(cls) -> ClusterSettings:
+        servers = _int_env("CLUSTER_SERVERS", 2)
+        if not 1 <= servers <= 16:
+            raise ConfigurationError(f"CLUSTER_SERVERS must be 1 to 16, got {servers}")
+        path = os.environ.get("HAPROXY_PATH", "").strip() or "haproxy"
+        if path == "haproxy" and not shutil.which(path) and Path("/usr/sbin/haproxy").exists():
+            path = "/usr/sbin/haproxy"  # Debian installs it outside a normal user's PATH
+        return cls(servers=servers, haproxy_path=path)
 
 
 @dataclass(frozen=True)

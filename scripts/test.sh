@@ -18,8 +18,9 @@ rasa data validate --fail-on-warnings
 step "train (only if domain, config or data changed)"
 python -m stack train
 
-step "pytest (the browser test needs Chromium)"
+step "pytest (the browser test needs Chromium, the scale-out test HAProxy)"
 scripts/ensure_chromium.sh
+scripts/ensure_haproxy.sh
 python -m pytest "$@"
 
 step "rasa test --fail-on-prediction-errors"

@@ -28,6 +28,8 @@ from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import train as train_recommender
 from personalization.segments import Segmenter
 from personalization.settings import (
+    ClusterSettings,
+    ConfigurationError,
     DatabaseSettings,
     LogSettings,
     SupervisorSettings,
@@ -36,7 +38,7 @@ from personalization.settings import (
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import MigrationError, migrate
-from stack import environment, processes
+from stack import cluster, environment, processes
 from stack.environment import PROJECT_ROOT, StackEnvironment
 from stack.logfiles import LogKeeper, PrivateFileHandler, stack_log_files
 from stack.services import EmbeddedPostgres, EmbeddedRedis, ServiceError
@@ -96,6 +98,8 @@ def _up() -> StackEnvironment:
 # What can go wrong for reasons outside this code; reported in one line, never a traceback.
 _FAILURES = (
     processes.ProcessError,
+    cluster.ClusterError,
+    ConfigurationError,
     ServiceError,
     environment.StackConfigError,
     StoreUnavailable,
@@ -119,7 +123,9 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def _print_ready(env: dict[str, str], started: list[str], seconds: float) -> None:
+def _print_ready(
+    env: dict[str, str], started: list[str], seconds: float, cluster_pairs: int = 0
+) -> None:
     base = f"http://{env['RASA_HOST']}:{env['RASA_PORT']}"
     data = Path(env["STACK_DATA_DIR"])
     demo = env.get("DEMO_MODE") == "1"
@@ -153,9 +159,17 @@ def _print_ready(env: dict[str, str], started: list[str], seconds: float) -> Non
         ]
     else:
         lines.append("  Rasa HTTP API:      off (RASA_ENABLE_API=1 turns it on, with a token)")
+    if cluster_pairs:
+        lines.append(
+            f"  Cluster:            {cluster_pairs} Rasa and action server pairs behind HAProxy; "
+            f"their ports are in {data / 'haproxy' / 'cluster.json'}"
+        )
+    else:
+        lines.append(
+            f"  Action server:      http://{env['ACTION_HOST']}:{env['ACTION_PORT']}/health "
+            "(loopback only; calls need its secret)"
+        )
     lines += [
-        f"  Action server:      http://{env['ACTION_HOST']}:{env['ACTION_PORT']}/health "
-        "(loopback only; calls need its secret)",
         f"  Logs:               {data / 'logs'}",
         f"  Restarts, status:   {data / 'logs' / 'stack.log'}, {data / 'stack-status.json'}",
         f"  Embedded servers started by this run: {', '.join(started) or 'none'}",
@@ -240,10 +254,15 @@ def _run(args: argparse.Namespace) -> int:
             child_env["RASA_ENABLE_API"] = "1"
         logs = Path(env.values["STACK_DATA_DIR"]) / "logs"
         _log_runner_to_file(logs)
-        servers = [
-            processes.action_server(child_env, logs),
-            processes.rasa_server(child_env, logs, plan.model_path),
-        ]
+        if args.cluster:
+            pairs = cluster.plan(child_env, ClusterSettings.from_env().servers)
+            data = Path(env.values["STACK_DATA_DIR"])
+            servers = cluster.servers(child_env, logs, plan.model_path, pairs, data)
+        else:
+            servers = [
+                processes.action_server(child_env, logs),
+                processes.rasa_server(child_env, logs, plan.model_path),
+            ]
         if processes.worker_available():
             servers.append(processes.job_worker(logs))
         else:
@@ -251,7 +270,8 @@ def _run(args: argparse.Namespace) -> int:
         for server in servers:
             server.start(child_env, PROJECT_ROOT)
         processes.wait_until_ready(servers, timeout_s=args.ready_timeout)
-        _print_ready(child_env, env.started, time.monotonic() - started_at)
+        pair_count = sum(1 for server in servers if server.name.startswith("rasa server "))
+        _print_ready(child_env, env.started, time.monotonic() - started_at, pair_count)
         _supervise(servers, env, child_env)
     except _Stop as stop:
         print(f"\nstopping ({stop})…", flush=True)
@@ -291,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument(
         "--api", action="store_true", help="turn on Rasa's HTTP API, behind a generated token"
+    )
+    run.add_argument(
+        "--cluster",
+        action="store_true",
+        help="CLUSTER_SERVERS (2) Rasa and action server pairs behind HAProxy on RASA_PORT",
     )
     run.add_argument(
         "--keep-services",

@@ -45,6 +45,8 @@ class ManagedProcess:
     ready_url: str | None
     log_file: Path
     ready_after_s: float = 1.0
+    # Variables of this process alone (its port, its action server), over the stack's own.
+    env_overrides: Mapping[str, str] = field(default_factory=dict)
     popen: subprocess.Popen | None = field(default=None, repr=False)
     started_at: float = field(default=0.0, repr=False)
 
@@ -56,7 +58,7 @@ class ManagedProcess:
             self.popen = subprocess.Popen(
                 self.command,
                 cwd=cwd,
-                env=dict(env),
+                env={**env, **self.env_overrides},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -91,25 +93,38 @@ class ManagedProcess:
             pass
 
 
-def action_server(env: Mapping[str, str], logs: Path) -> ManagedProcess:
-    host, port = env["ACTION_HOST"], env["ACTION_PORT"]
+def action_server(
+    env: Mapping[str, str], logs: Path, port: int | None = None, name: str = "action server"
+) -> ManagedProcess:
+    host, port_text = env["ACTION_HOST"], str(port or env["ACTION_PORT"])
+    suffix = name.removeprefix("action server").strip()
     return ManagedProcess(
-        name="action server",
-        command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", port],
-        ready_url=f"http://{host}:{port}/health",
-        log_file=logs / "actions.log",
+        name=name,
+        command=[sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", port_text],
+        ready_url=f"http://{host}:{port_text}/health",
+        log_file=logs / (f"actions-{suffix}.log" if suffix else "actions.log"),
+        env_overrides={"ACTION_PORT": port_text},
     )
 
 
-def rasa_server(env: Mapping[str, str], logs: Path, model: Path) -> ManagedProcess:
-    host, port = env["RASA_HOST"], env["RASA_PORT"]
+def rasa_server(
+    env: Mapping[str, str],
+    logs: Path,
+    model: Path,
+    port: int | None = None,
+    name: str = "rasa server",
+    overrides: Mapping[str, str] | None = None,
+) -> ManagedProcess:
+    host, port_text = env["RASA_HOST"], str(port or env["RASA_PORT"])
+    suffix = name.removeprefix("rasa server").strip()
     # Secrets reach the server through its environment, never its command line.
     command = [sys.executable, "-m", "stack.rasa_server", "--model", str(model)]
     return ManagedProcess(
-        name="rasa server",
+        name=name,
         command=command,
-        ready_url=f"http://{host}:{port}/webhooks/rest/",
-        log_file=logs / "rasa.log",
+        ready_url=f"http://{host}:{port_text}/webhooks/rest/",
+        log_file=logs / (f"rasa-{suffix}.log" if suffix else "rasa.log"),
+        env_overrides={"RASA_PORT": port_text, **(overrides or {})},
     )
 
 

@@ -1,0 +1,200 @@
+"""`make run-cluster`: several Rasa and action servers behind Debian's HAProxy, one address.
+
+One Rasa process uses one core: it parses, predicts and serialises on one event loop. The
+cluster runs N pairs (a Rasa server and the action server it calls) on ports of their own,
+sharing PostgreSQL and Redis, and HAProxy listens on the public port (RASA_PORT):
+
+- REST is routed by conversation id (the ``sender`` of the JSON body, hashed), so one
+  conversation's messages reach one server while it is up. Correctness does not depend on
+  it: the tracker and the conversation lock live in Redis, so a message that lands on the
+  other server (after a crash, say) finds the same conversation and waits its turn;
+- socket.io (the web chat) is routed by client address: its long-polling requests and its
+  websocket must all reach the server that holds the session;
+- everything else (the chat page, help articles) goes to any server that is up;
+- a server that stops answering its health check leaves the rotation within 2 s, and a
+  request it refused is sent to the other (``redispatch``);
+- with no server up (start-up, or all restarting) HAProxy answers 503 with Retry-After and a
+  JSON body that says the assistant is starting, never an empty answer.
+
+The runner supervises every process here, HAProxy included, as it does a single server.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from personalization.settings import ClusterSettings
+from stack import processes
+from stack.environment import private_directory
+from stack.services import free_tcp_port
+
+RETRY_AFTER_S = 5
+STARTING_BODY = (
+    '{"error": "starting", "help": "The assistant is starting or restarting; '
+    'please try again in a few seconds."}'
+)
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot start (no HAProxy, say); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One Rasa server and the action server it calls."""
+
+    index: int
+    rasa_port: int
+    action_port: int
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    host: str
+    public_port: int
+    pairs: tuple[Pair, ...]
+
+
+def plan(env: Mapping[str, str], servers: int) -> ClusterPlan:
+    """Ports for ``servers`` pairs; the public port stays RASA_PORT, served by HAProxy."""
+    host = env["RASA_HOST"]
+    pairs = tuple(
+        Pair(index=i, rasa_port=free_tcp_port(host), action_port=free_tcp_port(env["ACTION_HOST"]))
+        for i in range(1, servers + 1)
+    )
+    return ClusterPlan(host=host, public_port=int(env["RASA_PORT"]), pairs=pairs)
+
+
+def haproxy_binary(settings: ClusterSettings) -> str:
+    found = shutil.which(settings.haproxy_path)
+    if found is None:
+        raise ClusterError(
+            f"HAProxy not found ({settings.haproxy_path}): install Debian's package "
+            "(`apt-get install haproxy`, or `scripts/ensure_haproxy.sh` as root) or set "
+            "HAPROXY_PATH"
+        )
+    return found
+
+
+def haproxy_config(plan: ClusterPlan, starting_file: Path) -> str:
+    """The balancer's configuration: routing, health checks and the 'starting' answer."""
+
+    def servers(check_path: str) -> str:
+        return (
+            "\n".join(
+                f"    server rasa{p.index} {plan.host}:{p.rasa_port} check inter 1s fall 2 rise 1"
+                for p in plan.pairs
+            )
+            + f"\n    option httpchk GET {check_path}\n    http-check expect status 200"
+        )
+
+    return f"""# Written by stack/cluster.py for this run; edits are lost on the next start.
+global
+    maxconn 4096
+
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 90s
+    timeout server 90s
+    timeout http-request 10s
+    timeout queue 10s
+    retries 2
+    option redispatch
+    errorfile 503 {starting_file}
+
+frontend public
+    bind {plan.host}:{plan.public_port}
+    option http-buffer-request
+    acl socketio path_beg /socket.io
+    acl rest path /webhooks/rest/webhook
+    use_backend socketio if socketio
+    use_backend rest if rest
+    default_backend any
+
+backend rest
+    balance hash req.body,json_query('$.sender')
+    hash-type consistent
+{servers("/webhooks/rest/")}
+
+backend socketio
+    balance source
+    hash-type consistent
+    timeout tunnel 1h
+{servers("/webhooks/rest/")}
+
+backend any
+    balance roundrobin
+{servers("/webhooks/rest/")}
+"""
+
+
+def starting_response() -> str:
+    """HAProxy's raw 503 answer while no server is up."""
+    body = STARTING_BODY.encode()
+    return (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: application/json\r\n"
+        f"Retry-After: {RETRY_AFTER_S}\r\n"
+        "Cache-Control: no-store\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n"
+        "\r\n"
+        f"{STARTING_BODY}"
+    )
+
+
+def write_haproxy_files(plan: ClusterPlan, directory: Path) -> Path:
+    private_directory(directory)
+    starting = directory / "starting.http"
+    starting.write_text(starting_response())
+    config = directory / "haproxy.cfg"
+    config.write_text(haproxy_config(plan, starting))
+    layout = {
+        "public": f"http://{plan.host}:{plan.public_port}",
+        "pairs": [
+            {"index": p.index, "rasa_port": p.rasa_port, "action_port": p.action_port}
+            for p in plan.pairs
+        ],
+    }
+    (directory / "cluster.json").write_text(json.dumps(layout, indent=2))
+    return config
+
+
+def servers(
+    child_env: Mapping[str, str], logs: Path, model: Path, plan: ClusterPlan, data: Path
+) -> list[processes.ManagedProcess]:
+    """Every pair's action and Rasa servers, then HAProxy in front of them."""
+    binary = haproxy_binary(ClusterSettings.from_env())
+    started: list[processes.ManagedProcess] = []
+    for pair in plan.pairs:
+        action_url = f"http://{child_env['ACTION_HOST']}:{pair.action_port}/webhook"
+        started.append(
+            processes.action_server(
+                child_env, logs, port=pair.action_port, name=f"action server {pair.index}"
+            )
+        )
+        started.append(
+            processes.rasa_server(
+                child_env,
+                logs,
+                model,
+                port=pair.rasa_port,
+                name=f"rasa server {pair.index}",
+                overrides={"ACTION_ENDPOINT_URL": action_url},
+            )
+        )
+    config = write_haproxy_files(plan, data / "haproxy")
+    started.append(
+        processes.ManagedProcess(
+            name="haproxy",
+            command=[binary, "-db", "-f", str(config)],
+            ready_url=f"http://{plan.host}:{plan.public_port}/webhooks/rest/",
+            log_file=logs / "haproxy.log",
+        )
+    )
+    return started
