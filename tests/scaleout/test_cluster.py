@@ -163,7 +163,11 @@ def test_with_no_server_up_the_balancer_says_so_and_the_servers_come_back(
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         killed.append(psutil.Process(pid))
-    psutil.wait_procs(killed, timeout=10)  # gone, ports closed (a request in flight gets 502)
+    psutil.wait_procs(killed, timeout=10)
+    # The runner keeps each server's port open, so a request sent now would wait for the
+    # restarted server; once HAProxy's checks (every 1 s, down after 2) see neither answer,
+    # it says the assistant is starting. Loading the model takes longer than that.
+    time.sleep(4)
     hello = {"sender": "after-restart", "message": "hello"}
     url = f"{cluster.base_url}/webhooks/rest/webhook"
     response = requests.post(url, json=hello, timeout=30)

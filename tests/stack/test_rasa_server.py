@@ -226,7 +226,7 @@ def test_the_port_accepts_connections_before_rasa_serves_them() -> None:
     """Bound early, the port holds a client's connection (no refusal) until the server runs."""
     import socket
 
-    from stack.rasa_server import listen_early
+    from stack.listening import listen_early
 
     sock = listen_early("127.0.0.1", 0, backlog=8)
     try:
@@ -238,3 +238,25 @@ def test_the_port_accepts_connections_before_rasa_serves_them() -> None:
                 assert accepted.recv(64).startswith(b"GET /webhooks/rest/")
     finally:
         sock.close()
+
+
+def test_a_socket_passed_down_is_served_and_anything_else_is_refused() -> None:
+    import socket
+
+    import pytest
+
+    from stack.listening import inherited, listen_early
+
+    held = listen_early("127.0.0.1", 0, backlog=8)
+    try:
+        child = inherited(held.fileno())  # as the Rasa server finds RASA_LISTEN_FD
+        assert child.getsockname() == held.getsockname()
+        child.detach()
+    finally:
+        held.close()
+    plain = socket.socket()
+    try:
+        with pytest.raises(ValueError, match="not a listening TCP socket"):
+            inherited(plain.fileno())
+    finally:
+        plain.close()
