@@ -155,10 +155,32 @@ def _phones(candidate: str) -> str:
     return candidate
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL bytes and lone surrogates (a client can send
+    both) become U+FFFD, so a customer's odd message is kept, never an error."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def storable_value(value: Any) -> Any:
+    """Every string inside ``value`` (dicts, lists) made storable, for a JSON column."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): storable_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable_value(v) for v in value]
+    return value
+
+
 def redact(text: str) -> str:
-    """``text`` with emails, phone and card numbers, postcodes and street addresses masked."""
+    """``text`` with emails, phone and card numbers, postcodes and street addresses masked,
+    and made storable."""
     if not text:
         return text
+    text = storable(text)
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS] + TRUNCATED
     text = _emails(text)

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from personalization.redaction import redact
+from personalization.redaction import redact, storable_value
 from personalization.store import Database
 
 REASONS = (
@@ -70,9 +70,9 @@ class TicketRepository:
         """
         if reason not in REASONS:
             raise ValueError(f"unknown hand-off reason {reason!r}")
-        # Lone surrogates (a client can send them) cannot be stored: replaced, never an error.
-        summary = _storable(redact(summary))
-        context_json = _storable(json.dumps(context, ensure_ascii=False))
+        # NUL bytes and lone surrogates (a client can send both) are replaced, never an error.
+        summary = redact(summary)
+        context_json = json.dumps(storable_value(context), ensure_ascii=False)
         with self._db.cursor() as cur:
             cur.execute(
                 """SELECT id, priority FROM support_tickets
@@ -96,7 +96,3 @@ class TicketRepository:
                 (customer_id, conversation_id, priority, reason, summary, context_json),
             )
             return Ticket(cur.fetchone()["id"], priority, created=True)
-
-
-def _storable(text: str) -> str:
-    return text.encode("utf-8", "replace").decode("utf-8")
