@@ -270,9 +270,9 @@ def _run(args: argparse.Namespace) -> int:
         if args.cluster:
             pairs = cluster.plan(child_env, ClusterSettings.from_env().servers)
             data = Path(env.values["STACK_DATA_DIR"])
-            sockets = [_listen(host, pair.rasa_port) for pair in pairs.pairs]
-            fds = {pair.rasa_port: s.fileno() for pair, s in zip(pairs.pairs, sockets, strict=True)}
-            servers = cluster.servers(child_env, logs, plan.model_path, pairs, data, fds)
+            # No held ports here: a crashed pair's port must refuse, so HAProxy sends its
+            # requests to the other pair at once instead of waiting for the reload.
+            servers = cluster.servers(child_env, logs, plan.model_path, pairs, data)
         else:
             sockets = [_listen(host, int(child_env["RASA_PORT"]))]
             servers = [

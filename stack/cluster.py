@@ -11,8 +11,13 @@ sharing PostgreSQL and Redis, and HAProxy listens on the public port (RASA_PORT)
 - socket.io (the web chat) is routed by client address: its long-polling requests and its
   websocket must all reach the server that holds the session;
 - everything else (the chat page, help articles) goes to any server that is up;
-- a server that stops answering its health check leaves the rotation within 2 s, and a
-  request it refused is sent to the other (``redispatch``);
+- a crashed server's port refuses connections (the runner holds no port here), so its
+  requests go to the other pair at once (``retries``, ``redispatch``); a server that fails
+  three health checks (2 s apart, 3 s each: a busy server is not a dead one) leaves the
+  rotation, which covers a server that is up but no longer answers;
+- the pairs listen on loopback only and take the client's address from the
+  X-Forwarded-For header HAProxy adds (``SANIC_PROXIES_COUNT=1``), so sign-in limits still
+  count per client;
 - with no server up (start-up, or all restarting) HAProxy answers 503 with Retry-After and a
   JSON body that says the assistant is starting, never an empty answer.
 
@@ -33,6 +38,9 @@ from stack.environment import private_directory
 from stack.services import free_tcp_port
 
 RETRY_AFTER_S = 5
+# The pairs listen on loopback only: HAProxy is the one door, and the servers trust the
+# client address it adds (X-Forwarded-For), which nobody else can then forge.
+PAIR_HOST = "127.0.0.1"
 STARTING_BODY = (
     '{"error": "starting", "help": "The assistant is starting or restarting; '
     'please try again in a few seconds."}'
@@ -61,12 +69,11 @@ class ClusterPlan:
 
 def plan(env: Mapping[str, str], servers: int) -> ClusterPlan:
     """Ports for ``servers`` pairs; the public port stays RASA_PORT, served by HAProxy."""
-    host = env["RASA_HOST"]
     pairs = tuple(
-        Pair(index=i, rasa_port=free_tcp_port(host), action_port=free_tcp_port(env["ACTION_HOST"]))
+        Pair(index=i, rasa_port=free_tcp_port(PAIR_HOST), action_port=free_tcp_port(PAIR_HOST))
         for i in range(1, servers + 1)
     )
-    return ClusterPlan(host=host, public_port=int(env["RASA_PORT"]), pairs=pairs)
+    return ClusterPlan(host=env["RASA_HOST"], public_port=int(env["RASA_PORT"]), pairs=pairs)
 
 
 def haproxy_binary(settings: ClusterSettings) -> str:
@@ -86,7 +93,7 @@ def haproxy_config(plan: ClusterPlan, starting_file: Path) -> str:
     def servers(check_path: str) -> str:
         return (
             "\n".join(
-                f"    server rasa{p.index} {plan.host}:{p.rasa_port} check inter 1s fall 2 rise 1"
+                f"    server rasa{p.index} {PAIR_HOST}:{p.rasa_port} check inter 2s fall 3 rise 1"
                 for p in plan.pairs
             )
             + f"\n    option httpchk GET {check_path}\n    http-check expect status 200"
@@ -103,6 +110,8 @@ defaults
     timeout server 90s
     timeout http-request 10s
     timeout queue 10s
+    timeout check 3s
+    option forwardfor
     retries 2
     option redispatch
     errorfile 503 {starting_file}
@@ -166,33 +175,36 @@ def write_haproxy_files(plan: ClusterPlan, directory: Path) -> Path:
 
 
 def servers(
-    child_env: Mapping[str, str],
-    logs: Path,
-    model: Path,
-    plan: ClusterPlan,
-    data: Path,
-    listen_fds: Mapping[int, int] | None = None,
+    child_env: Mapping[str, str], logs: Path, model: Path, plan: ClusterPlan, data: Path
 ) -> list[processes.ManagedProcess]:
-    """Every pair's action and Rasa servers, then HAProxy in front of them. ``listen_fds``
-    maps a Rasa port to the socket the runner holds for it."""
+    """Every pair's action and Rasa servers, then HAProxy in front of them."""
     binary = haproxy_binary(ClusterSettings.from_env())
+    public_url = child_env.get("RASA_PUBLIC_URL") or f"http://{plan.host}:{plan.public_port}"
     started: list[processes.ManagedProcess] = []
     for pair in plan.pairs:
-        action_url = f"http://{child_env['ACTION_HOST']}:{pair.action_port}/webhook"
+        action_url = f"http://{PAIR_HOST}:{pair.action_port}/webhook"
         started.append(
             processes.action_server(
-                child_env, logs, port=pair.action_port, name=f"action server {pair.index}"
+                {**child_env, "ACTION_HOST": PAIR_HOST},
+                logs,
+                port=pair.action_port,
+                name=f"action server {pair.index}",
             )
         )
         started.append(
             processes.rasa_server(
-                child_env,
+                {**child_env, "RASA_HOST": PAIR_HOST},
                 logs,
                 model,
                 port=pair.rasa_port,
                 name=f"rasa server {pair.index}",
-                overrides={"ACTION_ENDPOINT_URL": action_url},
-                listen_fd=(listen_fds or {}).get(pair.rasa_port),
+                overrides={
+                    "RASA_HOST": PAIR_HOST,
+                    "ACTION_ENDPOINT_URL": action_url,
+                    # Origins, demo tokens and links are the public address, not the pair's.
+                    "RASA_PUBLIC_URL": public_url,
+                    "SANIC_PROXIES_COUNT": "1",
+                },
             )
         )
     config = write_haproxy_files(plan, data / "haproxy")

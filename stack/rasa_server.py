@@ -102,7 +102,7 @@ def serve_on(sock: socket.socket) -> None:
     def run(self: Sanic, *args: Any, **kwargs: Any) -> None:
         kwargs.pop("host", None)
         kwargs.pop("port", None)
-        kwargs.pop("backlog", None)
+        kwargs["backlog"] = listening.BACKLOG  # Sanic listens again on the socket with it
         stock_run(self, *args, sock=sock, **kwargs)
 
     Sanic.run = run  # type: ignore[method-assign]

@@ -319,6 +319,7 @@ class TimeoutRedisLockStore(RedisLockStore):
             default_db=1,
             **ssl,
         )
+        self._giving_back: set[asyncio.Future[None]] = set()
 
     @asynccontextmanager
     async def lock(
@@ -328,7 +329,17 @@ class TimeoutRedisLockStore(RedisLockStore):
         wait_time_in_seconds: float = LOCK_POLL_S,
     ) -> AsyncGenerator[TicketLock, None]:
         """Rasa's ticket lock, each change one Redis transaction made from a worker thread."""
-        ticket = await asyncio.to_thread(self.issue_ticket, conversation_id, lock_lifetime)
+        issuing = asyncio.ensure_future(
+            asyncio.to_thread(self.issue_ticket, conversation_id, lock_lifetime)
+        )
+        try:
+            # Sanic cancels a request whose client went away; the ticket being issued in the
+            # thread must then still be given back, or it would hold the conversation until
+            # it expired.
+            ticket = await asyncio.shield(issuing)
+        except asyncio.CancelledError:
+            issuing.add_done_callback(lambda done: self._give_back(conversation_id, done))
+            raise
         try:
             yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
         finally:
@@ -336,6 +347,15 @@ class TimeoutRedisLockStore(RedisLockStore):
                 await asyncio.to_thread(self.cleanup, conversation_id, ticket)
             except redis.RedisError as exc:  # the lock expires on its own
                 log.warning("lock store: could not release a ticket (%s)", type(exc).__name__)
+
+    def _give_back(self, conversation_id: str, issued: asyncio.Future[int]) -> None:
+        if issued.cancelled() or issued.exception() is not None:
+            return
+        giving_back = asyncio.ensure_future(
+            asyncio.to_thread(self.cleanup, conversation_id, issued.result())
+        )
+        self._giving_back.add(giving_back)  # kept until done: the loop holds tasks weakly
+        giving_back.add_done_callback(self._giving_back.discard)
 
     async def _acquire_lock(
         self, conversation_id: str, ticket: int, wait_time_in_seconds: float

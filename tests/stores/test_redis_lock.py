@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import redis
@@ -102,3 +103,28 @@ def test_a_message_whose_ticket_expired_stops_waiting(own_redis: OwnRedis) -> No
         raise AssertionError("an expired ticket must not be served")
     assert time.monotonic() - started < 1
     raw.delete(store.key_prefix + "rest:stale")
+
+
+def test_a_message_cancelled_while_its_ticket_is_issued_gives_the_ticket_back(
+    own_redis: OwnRedis,
+) -> None:
+    """A client that goes away cancels its request; its ticket must not block the next one."""
+    store = lock_store(own_redis)
+
+    async def cancelled_then_next() -> None:
+        async def message() -> None:
+            async with store.lock("rest:cancelled", lock_lifetime=30):
+                await asyncio.sleep(5)
+
+        task = asyncio.create_task(message())
+        await asyncio.sleep(0)  # the ticket is being issued in its thread
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        started = time.monotonic()
+        async with store.lock("rest:cancelled", lock_lifetime=30, wait_time_in_seconds=0.05):
+            waited = time.monotonic() - started
+        assert waited < 2, f"the next message waited {waited:.1f} s for a cancelled ticket"
+
+    asyncio.run(asyncio.wait_for(cancelled_then_next(), timeout=20))
+    assert store.red.exists(store.key_prefix + "rest:cancelled") == 0

@@ -18,6 +18,7 @@ from rasa.shared.core.events import (
     Event,
     SessionStarted,
     SlotSet,
+    UserUtteranceReverted,
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -49,7 +50,7 @@ def turn(n: int, at: float) -> list[Event]:
     ]
 
 
-def conversation(turns: int, start: float = 1000.0) -> list[Event]:
+def conversation(turns: int, start: float = 1000.0, form_at: int | None = None) -> list[Event]:
     events = [
         *session_start(start),
         SlotSet("customer_name", "Alice", timestamp=start),
@@ -57,8 +58,13 @@ def conversation(turns: int, start: float = 1000.0) -> list[Event]:
     ]
     for n in range(1, turns + 1):
         events += turn(n, start + n)
-        if n == turns - 14:  # a form starts before the window and is still active
-            events += [ActiveLoop("return_form"), SlotSet("requested_slot", "return_item")]
+        if n == form_at:  # a form starts and is still running at the end
+            events += [
+                ActionExecuted("return_form", timestamp=start + n),
+                ActiveLoop("return_form", timestamp=start + n),
+                SlotSet("requested_slot", "return_item", timestamp=start + n),
+                ActionExecuted("action_listen", timestamp=start + n),
+            ]
     return events
 
 
@@ -66,15 +72,54 @@ def texts(events: list[Event]) -> list[str]:
     return [e.text for e in events if isinstance(e, UserUttered)]
 
 
-def test_a_long_session_keeps_its_last_turns_and_the_state_rasa_would_have() -> None:
-    full = conversation(40)
-    kept = windowed(full, DOMAIN, turns=12)
-    assert texts(kept) == [f"message {n}" for n in range(29, 41)]
+def same_as_rasa_reads_it(full: list[Event], kept: list[Event]) -> None:
+    """The window leaves Rasa where the whole session does: slots, running loop, and the
+    recent history the policies featurise."""
     whole = DialogueStateTracker.from_events("c", full, slots=DOMAIN.slots)
     window = DialogueStateTracker.from_events("c", kept, slots=DOMAIN.slots)
     assert window.current_slot_values() == whole.current_slot_values()
-    assert window.active_loop_name == whole.active_loop_name == "return_form"
+    assert window.active_loop_name == whole.active_loop_name
+    recent = [e.as_dict() for e in whole.applied_events()[-12:]]
+    assert [e.as_dict() for e in window.applied_events()[-12:]] == recent
+
+
+def test_a_long_session_keeps_its_last_turns_and_the_state_rasa_would_have() -> None:
+    full = conversation(40, form_at=None)
+    kept = windowed(full, DOMAIN, turns=12)
+    assert texts(kept) == [f"message {n}" for n in range(29, 41)]
+    same_as_rasa_reads_it(full, kept)
     assert len(kept) < len(full) / 2
+
+
+def test_a_form_running_across_the_cut_is_kept_from_where_it_started() -> None:
+    """Rasa folds a form's turns back to where it started: the cut moves before that."""
+    full = conversation(40, form_at=26)
+    kept = windowed(full, DOMAIN, turns=12)
+    assert texts(kept)[0] == "message 26", "the message that started the form is kept"
+    same_as_rasa_reads_it(full, kept)
+
+
+def test_a_fallbacks_rewinds_never_reach_behind_the_cut() -> None:
+    """The two-stage fallback undoes the misunderstood message and the "yes" after it."""
+    full = conversation(8, form_at=None)
+    full += [
+        UserUttered("blorp", {"name": "nlu_fallback"}, timestamp=2000.0),
+        ActiveLoop("action_two_stage_fallback", timestamp=2000.1),
+        BotUttered("Did you mean to check an order?", timestamp=2000.2),
+        ActionExecuted("action_listen", timestamp=2000.3),
+        UserUttered("yes", {"name": "affirm"}, timestamp=2001.0),
+        ActiveLoop(None, timestamp=2001.1),
+        UserUtteranceReverted(timestamp=2001.2),
+        UserUtteranceReverted(timestamp=2001.3),
+        UserUttered("blorp", {"name": "order_status"}, timestamp=2001.4),
+        SlotSet("order_number", "A1", timestamp=2001.5),
+        ActionExecuted("action_listen", timestamp=2001.6),
+    ]
+    for n in range(9, 21):
+        full += turn(n, 3000.0 + n)
+    for turns in (12, 13, 14, 15, 16):
+        kept = windowed(full, DOMAIN, turns=turns)
+        same_as_rasa_reads_it(full, kept)
 
 
 def test_a_short_session_is_kept_whole_and_earlier_sessions_are_not() -> None:
