@@ -1,19 +1,10 @@
 #!/usr/bin/env bash
-# `make run-cluster` and the scale-out test put HAProxy in front of the servers
-# (HAPROXY_PATH, default Debian's haproxy). Installs Debian's package when it is missing and
-# we may; otherwise fails with the reason, so the scale-out test is never skipped in silence.
+# `make run-cluster` and the scale-out test put HAProxy in front of the servers (HAPROXY_PATH,
+# default Debian's haproxy, which lives in /usr/sbin).
 set -euo pipefail
-haproxy=${HAPROXY_PATH:-haproxy}
-if command -v "$haproxy" >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then
-  exit 0
+program=${HAPROXY_PATH:-haproxy}
+if [ -z "${HAPROXY_PATH:-}" ] && [ -x /usr/sbin/haproxy ]; then
+  program=/usr/sbin/haproxy
 fi
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "[haproxy] installing Debian's haproxy for the cluster" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends haproxy >/dev/null ||
-    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends haproxy >/dev/null; }
-  exit 0
-fi
-echo "[haproxy] $haproxy not found. Install HAProxy (Debian: apt-get install haproxy)" \
-     "or set HAPROXY_PATH; the cluster and its test need it." >&2
-exit 2
+exec "$(dirname "$0")/ensure_debian_package.sh" haproxy "$program" \
+  "the cluster and its scale-out test" HAPROXY_PATH
