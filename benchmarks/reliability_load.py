@@ -28,6 +28,10 @@ from benchmarks.reliability_stack import (
     conversation_id,
     percentile,
 )
+from personalization.settings import TrackerWindowSettings
+
+# The tracker store keeps at least this many of a session's latest customer messages.
+WINDOW_TURNS = TrackerWindowSettings.from_env().turns
 
 # The reply a customer gets while a store is down ("we're having trouble, please try again in
 # a minute"). Other replies may say "trouble" (the billing answer does), so the phrase is whole.
@@ -153,19 +157,22 @@ class LoadReport:
                 if before.user_events:
                     lost.append(conv)
                 continue
-            if after.user_events < before.user_events or (
+            if after.user_events < min(before.user_events, WINDOW_TURNS) or (
                 before.customer_slot and after.customer_slot != before.customer_slot
             ):
                 lost.append(conv)
         return lost
 
     def tracker_behind(self) -> list[str]:
-        """Conversations whose tracker holds fewer user turns than the messages processed."""
+        """Conversations whose tracker holds fewer user turns than the messages processed (or
+        than the tracker store's window keeps, for longer conversations: the whole history is
+        in PostgreSQL, where ``user_events_stored`` counts it)."""
         processed = self.processed_by_conversation()
         return [
             conv
             for conv, count in processed.items()
-            if (self.after_load.get(conv) or Snapshot(0, None)).user_events < count
+            if (self.after_load.get(conv) or Snapshot(0, None)).user_events
+            < min(count, WINDOW_TURNS)
         ]
 
     def phase(self, exchange: Exchange, grace_s: float = 5.0) -> str:
