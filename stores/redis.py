@@ -44,8 +44,9 @@ from typing import Any, TypeVar
 import redis
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore, TicketLock
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.events import ActionExecuted, BotUttered, Event
 from rasa.shared.core.trackers import (
     DialogueStateTracker,
     get_trackers_for_conversation_sessions,
@@ -164,6 +165,15 @@ def withhold_sensitive_replies(tracker: DialogueStateTracker) -> DialogueStateTr
     return stored
 
 
+def _starts_a_later_session(tracker: DialogueStateTracker) -> bool:
+    """Whether a session starts after the first event: where Rasa's split would cut."""
+    return any(
+        isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME
+        for index, event in enumerate(tracker.events)
+        if index > 0
+    )
+
+
 _stock_on_save_error = FailSafeTrackerStore.on_tracker_store_error
 _stock_on_retrieve_error = FailSafeTrackerStore.on_tracker_store_retrieve_error
 
@@ -272,9 +282,10 @@ class TimeoutRedisTrackerStore(RedisTrackerStore):
         tracker = self.deserialise_tracker(sender_id, stored)
         if tracker is None:
             return None
-        if not fetch_all_sessions:  # a conversation stored before the window held them all
-            sessions = get_trackers_for_conversation_sessions(tracker)
-            tracker = tracker if len(sessions) <= 1 else sessions[-1]
+        if not fetch_all_sessions and _starts_a_later_session(tracker):
+            # Rasa's split replays every event again: only when there is something to split
+            # (a conversation stored before the window kept only its latest session).
+            tracker = get_trackers_for_conversation_sessions(tracker)[-1]
         setattr(tracker, _STORED_COUNT, len(tracker.events))
         return tracker
 
