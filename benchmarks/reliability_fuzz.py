@@ -12,6 +12,7 @@ input, politely), or a traceback in a server log.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import threading
 import time
@@ -252,9 +253,22 @@ class FuzzReport:
     bystander_baseline: list[float] = field(default_factory=list)  # before the fuzz began
     bystander_errors: Counter = field(default_factory=Counter)
     bystander_empty: int = 0
+    bystander_slow: list[tuple[float, float]] = field(default_factory=list)  # (at, latency)
     log_tracebacks: dict[str, int] = field(default_factory=dict)
     duration_s: float = 0.0
     stack_restarts: list[str] = field(default_factory=list)
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # a heap of the slowest
+    started_at: float = 0.0  # time.monotonic() when the fuzz began
+    failed_inputs: list[str] = field(default_factory=list)  # the first few server errors
+
+    def timed(self, elapsed_s: float, what: str, keep: int = 12) -> None:
+        """Remember an input among the slowest to answer, to say which inputs cost most."""
+        at = time.monotonic() - elapsed_s - self.started_at
+        entry = (round(elapsed_s, 2), f"{what}, sent at {at:.0f} s")
+        if len(self.slowest) < keep:
+            heapq.heappush(self.slowest, entry)
+        elif entry > self.slowest[0]:
+            heapq.heapreplace(self.slowest, entry)
 
     @property
     def server_errors(self) -> int:
@@ -286,10 +300,13 @@ class FuzzReport:
             "bystander_p50_s": percentile(lat, 0.5),
             "bystander_p99_s": percentile(lat, 0.99),
             "bystander_max_s": max(lat) if lat else None,
+            "bystander_over_1s_at": [f"{at:.0f} s: {lat:.2f} s" for at, lat in self.bystander_slow],
             "bystander_errors": dict(self.bystander_errors),
             "bystander_empty_answers": self.bystander_empty,
             "duration_s": round(self.duration_s, 1),
             "stack_restarted_by_harness": self.stack_restarts,
+            "failed_inputs": self.failed_inputs,
+            "slowest_inputs": [f"{s:.2f} s: {what}" for s, what in sorted(self.slowest)[::-1]],
         }
 
     def problems(self, bystander_p99_limit_s: float = 1.0) -> list[str]:
@@ -324,6 +341,7 @@ class Bystander(threading.Thread):
         self.stack, self.report = stack, report
         self.stopping = threading.Event()
         self.fuzzing = threading.Event()  # set when the fuzz starts: latencies count from then
+        self.fuzz_started = 0.0
 
     def run(self) -> None:
         session = requests.Session()
@@ -344,6 +362,9 @@ class Bystander(threading.Thread):
                 else:
                     if self.fuzzing.is_set():
                         self.report.bystander_latencies.append(elapsed)
+                        if elapsed >= 1.0 and len(self.report.bystander_slow) < 40:
+                            at = started - self.fuzz_started
+                            self.report.bystander_slow.append((at, elapsed))
                     else:
                         self.report.bystander_baseline.append(elapsed)
                     if not reply.json():
@@ -364,9 +385,12 @@ async def _send_rest(session: aiohttp.ClientSession, url: str, case: RestCase, r
         headers["Content-Type"] = case.content_type
     if case.authorization is not None:
         headers["Authorization"] = case.authorization
+    started = time.monotonic()
+    outcome = "no answer"
     try:
         async with session.post(url, data=case.body, headers=headers) as reply:
             body = await reply.read()
+            outcome = f"HTTP {reply.status}"
             report.rest_status[reply.status] += 1
             # No store is down during the fuzz: a "having trouble" answer is the server
             # failing on the input, politely.
@@ -374,9 +398,29 @@ async def _send_rest(session: aiohttp.ClientSession, url: str, case: RestCase, r
                 report.trouble_answers["rest"] += 1
     except asyncio.TimeoutError:
         report.rest_errors["timeout"] += 1
+        outcome = "timeout"
     except (aiohttp.ClientError, ConnectionError) as exc:
-        # The server may close the connection while an oversized body is still being sent.
         report.rest_errors[type(exc).__name__] += 1
+        outcome = f"{type(exc).__name__}: {exc}"
+    finally:
+        what = f"REST {outcome[:120]} {describe_body(case.body)}"
+        report.timed(time.monotonic() - started, what)
+        if not outcome.startswith("HTTP ") and len(report.failed_inputs) < 20:
+            report.failed_inputs.append(what)
+
+
+def describe_body(body: bytes) -> str:
+    """A short account of a request body: its size, and its sender and message if any."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return f"{len(body):,} bytes, not JSON: {body[:40]!r}"
+    if not isinstance(value, dict):
+        return f"{len(body):,} bytes, JSON {type(value).__name__}"
+    message = value.get("message")
+    shown = repr(message)[:60] if not isinstance(message, str) else repr(message[:60])
+    size = f" ({len(message):,} chars)" if isinstance(message, str) else ""
+    return f"{len(body):,} bytes, sender {repr(value.get('sender'))[:40]}, message {shown}{size}"
 
 
 class SocketWorker:
@@ -456,6 +500,9 @@ class SocketWorker:
             self.report.socket_errors[f"emit: {type(exc).__name__}"] += 1
         if case.well_formed:
             self.report.socket_well_formed += 1
+            started = time.monotonic()
+            text = message.get("message", "")
+            what = f"socket.io message {text[:60]!r} ({len(text):,} chars)"
             try:
                 reply = await asyncio.wait_for(self.replies.get(), timeout=HTTP_TIMEOUT_S)
                 self.report.socket_replies += 1
@@ -463,6 +510,8 @@ class SocketWorker:
                     self.report.trouble_answers["socket.io"] += 1
             except asyncio.TimeoutError:
                 self.report.socket_no_reply += 1
+                what += ", no reply"
+            self.report.timed(time.monotonic() - started, what)
         else:
             await asyncio.sleep(0.02)
         if self.dropped:
@@ -516,8 +565,8 @@ def run_fuzz(
     bystander = Bystander(stack, report)
     bystander.start()
     time.sleep(baseline_s)  # the bystander alone first: what the machine gives without fuzz
+    started = bystander.fuzz_started = report.started_at = time.monotonic()
     bystander.fuzzing.set()
-    started = time.monotonic()
     try:
         asyncio.run(_fuzz(stack, cases, workers, report))
     finally:
