@@ -234,12 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="message-profile-") as data:
         stack = IsolatedStack(Path(data)).start()
         try:
-            from stack import action_calls, action_results, environment
+            from stack import action_calls, action_results, environment, event_types
 
             os.environ.update(environment.resolve(stack.env()).values)
             os.environ["DEMO_MODE"] = "1"
             if not args.stock_validation:
                 action_results.install()
+                event_types.install()
             action_calls.install()
             clock = StageClock()
             instrument(clock)
