@@ -89,14 +89,25 @@ class EventSpool:
 
     def append(self, sender_id: str | None, data: str) -> bool:
         """Keep one event; False if the spool is full (nothing was kept)."""
+        return self.append_many([(sender_id, data)]) == 1
+
+    def append_many(self, events: list[tuple[str | None, str]]) -> int:
+        """Keep a turn's events in one transaction (one write of the log, not one per
+        event), as many as there is room for, in order; returns how many were kept."""
         with self._lock:
-            if self._count >= self.max_events:
-                return False
-            self._conn.execute(
-                "INSERT INTO spool (sender_id, data) VALUES (?, ?)", (sender_id, data)
-            )
-            self._count += 1
-            return True
+            room = max(0, self.max_events - self._count)
+            kept = events[:room]
+            if not kept:
+                return 0
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT INTO spool (sender_id, data) VALUES (?, ?)", kept)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._count += len(kept)
+            return len(kept)
 
     def peek(self, limit: int) -> list[SpooledEvent]:
         """The oldest ``limit`` events, left in the spool until :meth:`remove`."""

@@ -218,17 +218,32 @@ class ResilientSQLEventBroker(EventBroker):
 
     def publish(self, event: dict[str, Any]) -> None:
         """Spool one event. Never raises, never waits for PostgreSQL."""
+        self.publish_many([event])
+
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        """Spool a turn's events in one write. Never raises, never waits for PostgreSQL."""
+        if not events:
+            return
         try:
-            data = json.dumps(event, default=str)
-            sender_id = event.get("sender_id")
-            kept = self.spool.append(sender_id if isinstance(sender_id, str) else None, data)
+            rows = []
+            for event in events:
+                sender_id = event.get("sender_id")
+                rows.append(
+                    (
+                        sender_id if isinstance(sender_id, str) else None,
+                        json.dumps(event, default=str),
+                    )
+                )
+            kept = self.spool.append_many(rows)
         except Exception as exc:  # a broker that raises would fail Rasa's tracker save
             log.error(
-                "event could not be spooled (%s); it is counted as overflowed", type(exc).__name__
+                "events could not be spooled (%s); they are counted as overflowed",
+                type(exc).__name__,
             )
-            kept = False
-        if not kept:
+            kept = 0
+        for _ in range(len(events) - kept):
             self._overflow()
+        if not kept:
             return
         metrics.EVENT_SPOOL_EVENTS.set(len(self.spool))
         self._idle.clear()

@@ -37,11 +37,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import redis
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore, TicketLock
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
@@ -65,8 +66,6 @@ DEFAULT_PORT = 6379
 # streamed, so a save streams only the rest.
 _STORED_COUNT = "_shop_events_stored"
 LOCK_POLL_S = 0.1  # a waiting message looks again this often (Rasa: every 1 s)
-
-T = TypeVar("T")
 
 
 def _text(value: Any) -> str | None:
@@ -261,6 +260,17 @@ class TimeoutRedisTrackerStore(RedisTrackerStore):
         await asyncio.to_thread(self._store, kept, int(expiry) if expiry else None)
         setattr(tracker, _STORED_COUNT, len(tracker.events))
 
+    async def _stream_new_events(
+        self, event_broker: EventBroker, new_events: list[Event], sender_id: str
+    ) -> None:
+        """Rasa's stream, handed to a broker that can take a turn's events at once in one
+        call (one write of its spool, not one per event)."""
+        publish_many = getattr(event_broker, "publish_many", None)
+        if publish_many is None:
+            await super()._stream_new_events(event_broker, new_events, sender_id)
+            return
+        publish_many([{"sender_id": sender_id, **event.as_dict()} for event in new_events])
+
     def _store(self, tracker: DialogueStateTracker, expiry: int | None) -> None:
         events = windowed(tracker.events, self.domain, self.window_turns, tracker.sender_id)
         serialised = json.dumps(
@@ -386,20 +396,34 @@ class TimeoutRedisLockStore(RedisLockStore):
     # Rasa reads a lock, changes it and writes it back in separate commands. Two servers, or
     # two worker threads of one, then overwrite each other's change: a ticket issued while
     # another was released was lost (its message waited until the stale ticket expired) or
-    # its lock deleted under it (a LockError). Every change below is one WATCH/MULTI/EXEC
-    # transaction, retried when another client changed the lock meanwhile.
+    # its lock deleted under it (a LockError). Each change below is one Lua script, which
+    # Redis runs atomically: one round trip, where a WATCH/MULTI/EXEC transaction took three
+    # and was retried whenever another client changed the lock meanwhile. The stored lock
+    # keeps Rasa's format (tickets as JSON text inside JSON), and expiry follows this
+    # client's clock, as Rasa's own ticket checks do.
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
-            return self._change_lock(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
+            return int(
+                self._scripts().issue(
+                    keys=[self.key_prefix + conversation_id],
+                    args=[conversation_id, repr(time.time()), repr(float(lock_lifetime))],
+                )
+            )
         except redis.RedisError as exc:
             raise LockError(f"Error while acquiring lock: {exc}") from exc
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        self._change_lock(conversation_id, lambda lock: lock.remove_ticket_for(ticket_number))
+        self._scripts().remove(
+            keys=[self.key_prefix + conversation_id],
+            args=[conversation_id, repr(time.time()), int(ticket_number)],
+        )
 
     def update_lock(self, conversation_id: str) -> None:
-        self._change_lock(conversation_id, lambda lock: lock.remove_expired_tickets())
+        self._scripts().remove(
+            keys=[self.key_prefix + conversation_id],
+            args=[conversation_id, repr(time.time()), -1],
+        )
 
     def _current_lock(self, conversation_id: str) -> TicketLock | None:
         lock = self.get_lock(conversation_id)
@@ -407,29 +431,73 @@ class TimeoutRedisLockStore(RedisLockStore):
             lock.remove_expired_tickets()
         return lock
 
-    def _change_lock(self, conversation_id: str, change: Callable[[TicketLock], T]) -> T:
-        """Apply ``change`` to the stored lock atomically; the key goes with its last ticket."""
-        key = self.key_prefix + conversation_id
-        with self.red.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    stored = pipe.get(key)
-                    lock = (
-                        TicketLock.from_dict(json.loads(stored))
-                        if stored
-                        else TicketLock(conversation_id)
-                    )
-                    result = change(lock)
-                    lock.remove_expired_tickets()
-                    pipe.multi()
-                    if lock.tickets:
-                        last_expiry = max(held.expires for held in lock.tickets)
-                        expiry_ms = max(1, int((last_expiry - time.time()) * 1000))
-                        pipe.set(key, lock.dumps(), px=expiry_ms)
-                    else:
-                        pipe.delete(key)
-                    pipe.execute()
-                    return result
-                except redis.WatchError:
-                    continue
+    def _scripts(self) -> _LockScripts:
+        scripts = getattr(self, "_lock_scripts", None)
+        if scripts is None or scripts.client is not self.red:
+            scripts = self._lock_scripts = _LockScripts(self.red)
+        return scripts
+
+
+# The tickets still valid at ARGV[2] (this client's time.time()), then the change, then the
+# lock stored again with the expiry of its last ticket, or deleted once it has none.
+_LOCK_PRELUDE = """
+local now = tonumber(ARGV[2])
+local tickets = {}
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  for _, text in ipairs(cjson.decode(stored)['tickets'] or {}) do
+    local ticket = cjson.decode(text)
+    if not (now > tonumber(ticket['expires'])) then
+      table.insert(tickets, ticket)
+    end
+  end
+end
+"""
+_LOCK_STORE = """
+if #tickets == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  local texts, last = {}, 0
+  for i, ticket in ipairs(tickets) do
+    -- Rasa's format: each ticket is JSON text, kept as a string inside the lock's JSON
+    texts[i] = cjson.encode(cjson.encode({number = ticket['number'], expires = ticket['expires']}))
+    if ticket['expires'] > last then last = ticket['expires'] end
+  end
+  local ttl = math.max(1, math.floor((last - now) * 1000))
+  local lock = '{"conversation_id": ' .. cjson.encode(ARGV[1]) .. ', "tickets": ['
+    .. table.concat(texts, ', ') .. ']}'
+  redis.call('SET', KEYS[1], lock, 'PX', ttl)
+end
+"""
+_ISSUE_TICKET = (
+    _LOCK_PRELUDE
+    + """
+local number = 0
+if #tickets > 0 then number = tonumber(tickets[#tickets]['number']) + 1 end
+table.insert(tickets, {number = number, expires = now + tonumber(ARGV[3])})
+"""
+    + _LOCK_STORE
+    + "return number\n"
+)
+_REMOVE_TICKET = (
+    _LOCK_PRELUDE
+    + """
+local kept = {}
+for _, ticket in ipairs(tickets) do
+  if tonumber(ticket['number']) ~= tonumber(ARGV[3]) then table.insert(kept, ticket) end
+end
+tickets = kept
+"""
+    + _LOCK_STORE
+    + "return #tickets\n"
+)
+
+
+class _LockScripts:
+    """The lock's Lua scripts, registered on one Redis client (sent by hash, loaded again
+    by redis-py after a Redis restart)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.issue = client.register_script(_ISSUE_TICKET)
+        self.remove = client.register_script(_REMOVE_TICKET)

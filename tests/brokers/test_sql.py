@@ -190,6 +190,19 @@ def test_a_full_spool_counts_what_it_refuses_and_logs_no_content(
     assert [e["timestamp"] for e in stored_events(url)] == [1, 2, 3]
 
 
+def test_a_turns_events_are_spooled_together_as_far_as_there_is_room(
+    make_broker, url: str, unreachable_url: str
+) -> None:
+    broker = make_broker(unreachable_url, spool_max_events=4)
+    broker.publish_many([event(n, f"turn one, event {n}") for n in (1, 2, 3)])
+    broker.publish_many([event(n, f"turn two, event {n}") for n in (4, 5, 6)])
+    assert broker.pending == 4 and broker.overflowed == 2
+    broker.close_now()
+    restarted = make_broker(url, spool_max_events=4)
+    assert restarted.flush(10)
+    assert [e["timestamp"] for e in stored_events(url)] == [1, 2, 3, 4]
+
+
 def test_the_export_reply_is_withheld_and_words_are_masked(make_broker, url: str) -> None:
     broker = make_broker(url)
     broker.publish(event(1, "I'm jane@example.com, card 4111 1111 1111 1111"))
