@@ -68,6 +68,43 @@ def test_tickets_are_served_in_the_order_they_were_issued(own_redis: OwnRedis) -
     assert order == [0, 1, 2, 3, 4]
 
 
+def test_the_stored_lock_keeps_rasas_format(own_redis: OwnRedis) -> None:
+    """Rasa's own lock store and tools read what the Lua scripts write, and the reverse."""
+    store = lock_store(own_redis)
+    conversation = 'rest:format "quoted" \\ id'
+    rasa_written = TicketLock(conversation)
+    rasa_written.issue_ticket(30)  # ticket 0, as Rasa's own store would save it
+    store.save_lock(rasa_written)
+    before = time.time()
+    assert store.issue_ticket(conversation, lock_lifetime=30) == 1
+    lock = store.get_lock(conversation)
+    assert lock is not None and lock.conversation_id == conversation
+    assert [ticket.number for ticket in lock.tickets] == [0, 1]
+    assert before + 29 < lock.tickets[1].expires < time.time() + 31
+    assert lock.now_serving == 0 and lock.is_locked(1)
+    store.cleanup(conversation, 0)
+    lock = store.get_lock(conversation)
+    assert lock is not None and [ticket.number for ticket in lock.tickets] == [1]
+    assert not lock.is_locked(1)
+    store.cleanup(conversation, 1)
+    assert store.red.exists(store.key_prefix + conversation) == 0
+
+
+def test_expired_tickets_are_dropped_and_numbering_goes_on(own_redis: OwnRedis) -> None:
+    store = lock_store(own_redis)
+    conversation = "rest:expiring"
+    stale = TicketLock(conversation)
+    stale.issue_ticket(30)
+    stale.issue_ticket(30)
+    stale.tickets[0].expires = time.time() - 1  # a server that died holding the first
+    store.save_lock(stale)
+    assert store.issue_ticket(conversation, lock_lifetime=30) == 2
+    lock = store.get_lock(conversation)
+    assert lock is not None and [ticket.number for ticket in lock.tickets] == [1, 2]
+    store.update_lock(conversation)
+    assert [t.number for t in (store.get_lock(conversation) or TicketLock("")).tickets] == [1, 2]
+
+
 def test_the_lock_key_expires_with_its_last_ticket(own_redis: OwnRedis) -> None:
     store = lock_store(own_redis)
     store.issue_ticket("rest:crashed", lock_lifetime=5)  # a server that died holding it
