@@ -34,3 +34,34 @@ def test_install_replaces_rasas_per_call_schema_check() -> None:
         RemoteAction._validate_action_result = original  # type: ignore[method-assign]
         if hasattr(RemoteAction, action_results._MARK):
             delattr(RemoteAction, action_results._MARK)
+
+
+ANSWERS = [
+    GOOD,
+    {"events": [], "responses": []},
+    {"events": [{"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}}]},
+    {"events": [{"event": "active_loop", "name": None}, {"event": "action", "name": "x"}]},
+    {"events": [{"event": "bot", "text": "hello", "data": {}, "metadata": {}}]},
+    {"events": [{"event": "slot", "name": "mood"}]},  # no value
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"name": "mood", "value": 1}]},  # no event name
+    {"events": [{"event": 3}]},
+    {"events": [{"event": "slot", "name": "mood", "value": 1, "timestamp": "soon"}]},
+    {"events": [{"event": "entities", "entities": [{"entity": "x"}]}]},
+    {"events": "not a list"},
+    {"events": [["slot"]]},
+    {"responses": [{"response": "utter_greet"}], "events": [{"event": "user", "parse_data": 1}]},
+]
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_the_fast_path_accepts_exactly_what_the_full_schema_accepts(answer: dict) -> None:
+    full = action_results._action_result_validator().is_valid(answer)
+    fast = action_results._fast_path()
+    assert fast is not None, "Rasa's schema has the shape the fast path expects"
+    assert fast.accepts(answer) == full
+    if full:
+        assert action_results.validate_action_result(answer)
+    else:
+        with pytest.raises(ValidationError):
+            action_results.validate_action_result(answer)
