@@ -87,6 +87,13 @@ def haproxy_binary(settings: ClusterSettings) -> str:
     return found
 
 
+# Bounded-load consistent hashing: a conversation stays on its server unless that server
+# already has a quarter more requests in flight than the average, when it goes to the next.
+# The shared Redis lock and tracker keep such a move correct; without the bound, an unlucky
+# hash left one server with most conversations and the slowest answers.
+HASH_BALANCE_FACTOR = 125
+
+
 def haproxy_config(plan: ClusterPlan, starting_file: Path) -> str:
     """The balancer's configuration: routing, health checks and the 'starting' answer."""
 
@@ -128,6 +135,7 @@ frontend public
 backend rest
     balance hash req.body,json_query('$.sender')
     hash-type consistent
+    hash-balance-factor {HASH_BALANCE_FACTOR}
 {servers("/webhooks/rest/")}
 
 backend socketio
