@@ -151,6 +151,9 @@ class RasaServerSettings:
     enable_api: bool = False
     api_token: str = ""
     listen_fd: int | None = None  # a listening socket the runner passes down (RASA_LISTEN_FD)
+    # Messages in Rasa's pipeline at once, the rest queued in arrival order
+    # (stack/message_admission.py); 0 lets every message in at once, as Rasa does.
+    message_concurrency: int = 1
 
     @classmethod
     def from_env(cls) -> RasaServerSettings:
@@ -169,7 +172,15 @@ class RasaServerSettings:
             enable_api=_bool_env("RASA_ENABLE_API"),
             api_token=token,
             listen_fd=_int_env("RASA_LISTEN_FD", -1) if os.environ.get("RASA_LISTEN_FD") else None,
+            message_concurrency=_message_concurrency(),
         )
+
+
+def _message_concurrency() -> int:
+    value = _int_env("RASA_MESSAGE_CONCURRENCY", 1)
+    if value < 0:
+        raise ConfigurationError(f"RASA_MESSAGE_CONCURRENCY must be 0 or more, got {value}")
+    return value
 
 
 def shared_datasets_dir() -> Path:

@@ -36,7 +36,14 @@ from channels.origins import allowed_origins
 from personalization import metrics
 from personalization.auth.bearer import presents
 from personalization.settings import ConfigurationError, RasaServerSettings
-from stack import action_calls, action_results, listening, log_privacy
+from stack import (
+    action_calls,
+    action_results,
+    event_types,
+    listening,
+    log_privacy,
+    message_admission,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_on(sock)
     sys.argv = rasa_arguments(args, settings)
     action_results.install()
+    event_types.install()
+    message_admission.install(settings.message_concurrency)
     try:
         action_calls.install()
     except ConfigurationError as exc:

@@ -13,7 +13,7 @@ import pytest
 from sanic import Sanic, response
 from sanic.request import Request
 
-from personalization.settings import RasaServerSettings
+from personalization.settings import ConfigurationError, RasaServerSettings
 from stack import rasa_server
 from stack.rasa_server import guarded, is_loopback, is_public, rasa_arguments
 from tests.stack.asgi import Client, bearer
@@ -80,6 +80,7 @@ def no_rasa_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
         "RASA_API_TOKEN_FILE",
         "RASA_PUBLIC_URL",
         "RASA_CORS_ORIGINS",
+        "RASA_MESSAGE_CONCURRENCY",
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -260,3 +261,12 @@ def test_a_socket_passed_down_is_served_and_anything_else_is_refused() -> None:
             inherited(plain.fileno())
     finally:
         plain.close()
+
+
+def test_message_concurrency_comes_from_the_environment(no_rasa_env: pytest.MonkeyPatch) -> None:
+    assert RasaServerSettings.from_env().message_concurrency == 1
+    no_rasa_env.setenv("RASA_MESSAGE_CONCURRENCY", "0")
+    assert RasaServerSettings.from_env().message_concurrency == 0
+    no_rasa_env.setenv("RASA_MESSAGE_CONCURRENCY", "-1")
+    with pytest.raises(ConfigurationError, match="RASA_MESSAGE_CONCURRENCY"):
+        RasaServerSettings.from_env()
