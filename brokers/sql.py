@@ -55,6 +55,7 @@ _SCHEMA_FILE = "0007_event_pipeline.sql"
 _ADVISORY_LOCK_KEY = 7_310_442_001  # the key migrate.py holds, so the two never race
 _PROOF_SLOT = "identity_proof"
 _OVERFLOW_LOG_EVERY_S = 60.0
+_GATHER_S = 0.05  # how long the writer lets a partial batch fill up
 # SQLSTATE classes of a problem with the server rather than with an event: connection (08),
 # insufficient resources (53), operator intervention (57: shutdown, cancel), system (58),
 # and transaction rollbacks such as deadlocks (40).
@@ -326,6 +327,10 @@ class ResilientSQLEventBroker(EventBroker):
                 continue
             delay = self._retry_min_s
             metrics.EVENT_SPOOL_EVENTS.set(len(self.spool))
+            if 0 < moved < self._batch_size:
+                # A busy server spools a turn's events every few milliseconds: a moment's
+                # wait lets the next batch hold several turns, one commit for all of them.
+                self._stop.wait(_GATHER_S)
             if moved == 0:
                 self._note_recovered()
                 self._idle.set()
