@@ -40,6 +40,7 @@ from stack import (
     action_calls,
     action_results,
     event_types,
+    heap,
     listening,
     log_privacy,
     message_admission,
@@ -95,6 +96,7 @@ def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sa
         app = configure_app(*args, **kwargs)
         install_api_guard(app, token)
         add_metrics_route(app)
+        heap.freeze_once_serving(app)
         return app
 
     return configure
