@@ -152,8 +152,10 @@ class RasaServerSettings:
     api_token: str = ""
     listen_fd: int | None = None  # a listening socket the runner passes down (RASA_LISTEN_FD)
     # Messages in Rasa's pipeline at once, the rest queued in arrival order
-    # (stack/message_admission.py); 0 lets every message in at once, as Rasa does.
-    message_concurrency: int = 1
+    # (stack/message_admission.py); 0, the default, lets every message in at once, as Rasa
+    # does: under a flood that outpaces the server, a queue in arrival order would make a
+    # short message wait behind the whole backlog.
+    message_concurrency: int = 0
 
     @classmethod
     def from_env(cls) -> RasaServerSettings:
@@ -177,7 +179,7 @@ class RasaServerSettings:
 
 
 def _message_concurrency() -> int:
-    value = _int_env("RASA_MESSAGE_CONCURRENCY", 1)
+    value = _int_env("RASA_MESSAGE_CONCURRENCY", 0)
     if value < 0:
         raise ConfigurationError(f"RASA_MESSAGE_CONCURRENCY must be 0 or more, got {value}")
     return value

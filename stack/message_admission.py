@@ -9,6 +9,8 @@ message's wait close to the work queued ahead of it: the same mean, a much short
 - The gate sits inside the conversation lock (around ``MessageProcessor.handle_message``), so
   a message waiting behind an earlier one of its own conversation never holds a place that
   another conversation could use.
+- A message that has held its place for 100 ms gives it up and carries on without it, so one
+  slow message never holds the queue up for longer than that.
 - A message gives its place up while it waits for the action server, and gets it back ahead
   of new arrivals once the answer is in. A slow or dead action server (its calls retried up
   to the action deadline) then delays only the messages that need it, and the CPU serves
@@ -25,6 +27,7 @@ from contextvars import ContextVar
 from typing import Any
 
 _MARK = "_admission_gated"
+OVERSTAY_S = 0.1  # a message keeps its place at most this long at a stretch
 _concurrency = 0
 # One gate per event loop: its waiters are futures of that loop.
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Gate] = weakref.WeakKeyDictionary()
@@ -67,17 +70,27 @@ class Gate:
 
 
 class Place:
-    """A message's claim on a gate, and whether it holds a place right now."""
+    """A message's claim on a gate, and whether it holds a place right now.
+
+    A message that keeps its place longer than ``OVERSTAY_S`` gives it up and goes on
+    without one: an odd message that takes long (a cold cache, a rare path) then holds up
+    the queue behind it for at most that long, as it would without the gate.
+    """
 
     def __init__(self, gate: Gate) -> None:
         self.gate = gate
         self.held = False
+        self._overstay: asyncio.TimerHandle | None = None
 
     async def take(self, returning: bool = False) -> None:
         await self.gate.enter(returning)
         self.held = True
+        self._overstay = asyncio.get_running_loop().call_later(OVERSTAY_S, self.give_up)
 
     def give_up(self) -> None:
+        if self._overstay is not None:
+            self._overstay.cancel()
+            self._overstay = None
         if self.held:
             self.held = False
             self.gate.leave()

@@ -264,9 +264,9 @@ def test_a_socket_passed_down_is_served_and_anything_else_is_refused() -> None:
 
 
 def test_message_concurrency_comes_from_the_environment(no_rasa_env: pytest.MonkeyPatch) -> None:
-    assert RasaServerSettings.from_env().message_concurrency == 1
-    no_rasa_env.setenv("RASA_MESSAGE_CONCURRENCY", "0")
     assert RasaServerSettings.from_env().message_concurrency == 0
+    no_rasa_env.setenv("RASA_MESSAGE_CONCURRENCY", "1")
+    assert RasaServerSettings.from_env().message_concurrency == 1
     no_rasa_env.setenv("RASA_MESSAGE_CONCURRENCY", "-1")
     with pytest.raises(ConfigurationError, match="RASA_MESSAGE_CONCURRENCY"):
         RasaServerSettings.from_env()
