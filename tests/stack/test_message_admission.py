@@ -121,3 +121,31 @@ def test_a_cancelled_message_leaves_no_place_taken(pipeline) -> None:
         return gate.free
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_a_message_that_overstays_lets_the_next_one_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    log: list[str] = []
+
+    async def handle_message(self: MessageProcessor, name: str) -> None:
+        log.append(f"{name} in")
+        await asyncio.sleep(0.4 if name == "slow" else 0.01)
+        log.append(f"{name} out")
+
+    monkeypatch.setattr(MessageProcessor, "handle_message", handle_message)
+    monkeypatch.setattr(RemoteAction, "run", RemoteAction.run)
+    message_admission.install(1)
+
+    async def scenario() -> None:
+        slow = asyncio.create_task(MessageProcessor.handle_message(None, "slow"))
+        await asyncio.sleep(0.01)
+        await MessageProcessor.handle_message(None, "quick")
+        log.append("quick answered")
+        await slow
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        message_admission.install(0)
+    assert log.index("quick answered") < log.index("slow out"), (
+        "the quick message got in once the slow one had held its place for OVERSTAY_S"
+    )
