@@ -97,13 +97,22 @@ HASH_BALANCE_FACTOR = 125
 def haproxy_config(plan: ClusterPlan, starting_file: Path) -> str:
     """The balancer's configuration: routing, health checks and the 'starting' answer."""
 
-    def servers(check_path: str) -> str:
+    def checked_servers(check_path: str) -> str:
         return (
             "\n".join(
                 f"    server rasa{p.index} {PAIR_HOST}:{p.rasa_port} check inter 2s fall 3 rise 1"
                 for p in plan.pairs
             )
             + f"\n    option httpchk GET {check_path}\n    http-check expect status 200"
+        )
+
+    def tracking_servers() -> str:
+        # One health check per server, shared by every backend: a backend that checked on
+        # its own could still call a server down (and answer 503) after another had found it
+        # up, right when the stack said it was ready.
+        return "\n".join(
+            f"    server rasa{p.index} {PAIR_HOST}:{p.rasa_port} track rest/rasa{p.index}"
+            for p in plan.pairs
         )
 
     return f"""# Written by stack/cluster.py for this run; edits are lost on the next start.
@@ -136,17 +145,17 @@ backend rest
     balance hash req.body,json_query('$.sender')
     hash-type consistent
     hash-balance-factor {HASH_BALANCE_FACTOR}
-{servers("/webhooks/rest/")}
+{checked_servers("/webhooks/rest/")}
 
 backend socketio
     balance source
     hash-type consistent
     timeout tunnel 1h
-{servers("/webhooks/rest/")}
+{tracking_servers()}
 
 backend any
     balance roundrobin
-{servers("/webhooks/rest/")}
+{tracking_servers()}
 """
 
 

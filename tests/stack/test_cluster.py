@@ -29,6 +29,9 @@ def test_haproxy_accepts_the_configuration(tmp_path: Path) -> None:
     text = config.read_text()
     assert "balance hash req.body,json_query('$.sender')" in text, "REST by conversation"
     assert "balance source" in text, "socket.io stays on one server"
+    assert "hash-balance-factor" in text, "no server takes far more than its share"
+    assert text.count(" check inter ") == len(plan.pairs), "one health check per server"
+    assert text.count(" track rest/rasa") == 2 * len(plan.pairs), "the other backends share it"
     layout = json.loads((tmp_path / "haproxy" / "cluster.json").read_text())
     assert [p["rasa_port"] for p in layout["pairs"]] == [p.rasa_port for p in plan.pairs]
 
