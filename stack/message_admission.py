@@ -107,16 +107,16 @@ def _gate() -> Gate | None:
 
 
 def install(concurrency: int) -> None:
-    """Gate Rasa's message handling; 0 leaves it ungated. A second call changes the size
-    for gates made after it."""
+    """Gate Rasa's message handling; 0 leaves it ungated (and unpatched, if it was never
+    gated). A later call changes the size for gates made after it, or turns the gate off."""
     global _concurrency
     from rasa.core.actions.action import RemoteAction
     from rasa.core.processor import MessageProcessor
 
     _concurrency = concurrency
     _gates.clear()
-    if getattr(MessageProcessor.handle_message, _MARK, False):
-        return
+    if concurrency <= 0 or getattr(MessageProcessor.handle_message, _MARK, False):
+        return  # off: Rasa's own methods stay in place, nothing added per message
     handle_message = MessageProcessor.handle_message
     run_remote = RemoteAction.run
 

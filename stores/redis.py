@@ -340,6 +340,8 @@ class TimeoutRedisLockStore(RedisLockStore):
             default_db=1,
             **ssl,
         )
+        self._issue_script = self.red.register_script(_ISSUE_TICKET)
+        self._remove_script = self.red.register_script(_REMOVE_TICKET)
         self._giving_back: set[asyncio.Future[None]] = set()
 
     @asynccontextmanager
@@ -404,25 +406,21 @@ class TimeoutRedisLockStore(RedisLockStore):
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
-            return int(
-                self._scripts().issue(
-                    keys=[self.key_prefix + conversation_id],
-                    args=[conversation_id, repr(time.time()), repr(float(lock_lifetime))],
-                )
-            )
+            return int(self._run(self._issue_script, conversation_id, repr(float(lock_lifetime))))
         except redis.RedisError as exc:
             raise LockError(f"Error while acquiring lock: {exc}") from exc
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        self._scripts().remove(
-            keys=[self.key_prefix + conversation_id],
-            args=[conversation_id, repr(time.time()), int(ticket_number)],
-        )
+        self._run(self._remove_script, conversation_id, int(ticket_number))
 
     def update_lock(self, conversation_id: str) -> None:
-        self._scripts().remove(
+        self._run(self._remove_script, conversation_id, -1)  # no such ticket: expiry only
+
+    def _run(self, script: Any, conversation_id: str, argument: str | int) -> Any:
+        """One lock script on this conversation's key, at this client's time."""
+        return script(
             keys=[self.key_prefix + conversation_id],
-            args=[conversation_id, repr(time.time()), -1],
+            args=[conversation_id, repr(time.time()), argument],
         )
 
     def _current_lock(self, conversation_id: str) -> TicketLock | None:
@@ -430,12 +428,6 @@ class TimeoutRedisLockStore(RedisLockStore):
         if lock is not None:
             lock.remove_expired_tickets()
         return lock
-
-    def _scripts(self) -> _LockScripts:
-        scripts = getattr(self, "_lock_scripts", None)
-        if scripts is None or scripts.client is not self.red:
-            scripts = self._lock_scripts = _LockScripts(self.red)
-        return scripts
 
 
 # The tickets still valid at ARGV[2] (this client's time.time()), then the change, then the
@@ -491,13 +483,3 @@ tickets = kept
     + _LOCK_STORE
     + "return #tickets\n"
 )
-
-
-class _LockScripts:
-    """The lock's Lua scripts, registered on one Redis client (sent by hash, loaded again
-    by redis-py after a Redis restart)."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self.issue = client.register_script(_ISSUE_TICKET)
-        self.remove = client.register_script(_REMOVE_TICKET)
