@@ -1,22 +1,33 @@
-"""Retry Rasa's calls to the action server that certainly never reached it.
+"""Rasa's calls to the action server: kept-alive connections, and a retry for a call that
+certainly never reached it.
 
-Rasa 3.6 runs a custom action with one POST (`RemoteAction.run` →
+**Connections.** Rasa 3.6 opens a new aiohttp session, so a new TCP connection, for every call
+(`EndpointConfig.session`): under 50 concurrent conversations the connecting alone was about a
+twentieth of a Rasa server's CPU, and the action server set up as many. Inside
+`RemoteAction.run` each call still gets a session of its own (the endpoint's headers and auth,
+no cookie jar), but its connections come from one pool per event loop, kept alive
+`POOL_KEEPALIVE_S` seconds, less than the action server's 5 s (Sanic's keep-alive timeout),
+so the server rarely closes one the pool is about to reuse; when it does, the retry below
+sends the call again. The sessions encode a call's body with `stack/action_payload.py`.
+
+**Retries.** Rasa 3.6 runs a custom action with one POST (`RemoteAction.run` →
 `EndpointConfig.request`). While the supervised action server restarts (back in about
 2-5 s), or when a pooled keep-alive connection was already closed by it, that POST fails
 with aiohttp's `ClientConnectorError` or `ClientOSError`, Rasa logs an error and the
 customer gets an empty answer (an `action_session_start` can be lost).
 
-`install()` patches both methods so that, inside `RemoteAction.run` and for its action
-endpoint only, a call is sent again with a short back-off (0.25 s doubling, at most 1 s
-apart) for up to `ACTION_CALL_RETRY_S` seconds (personalization/settings.py) when the
-request certainly was not delivered:
+`install()` patches `request`, `session` and `RemoteAction.run` so that, inside
+`RemoteAction.run` and for its action endpoint only, a call is sent again with a short
+back-off (0.25 s doubling, at most 1 s apart) for up to `ACTION_CALL_RETRY_S` seconds
+(personalization/settings.py) when the request certainly was not delivered:
 
 - the connection could not be made (refused, unreachable, name not resolved), TLS
   failures aside: they do not heal by waiting;
 - aiohttp could not write the request (`Can not write request body`, `Cannot write to
   closing transport`);
 - a connection reused from the pool was reset or closed before any response arrived: the
-  server had closed it while idle.
+  server had closed it while idle. The first such retry is sent at once, on a new
+  connection.
 
 An action is not idempotent, so a call is never sent again once a response has started,
 after a timeout, or when a fresh connection broke after the request went out: the action
@@ -32,6 +43,7 @@ import errno
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +52,7 @@ import aiohttp
 from yarl import URL
 
 from personalization.settings import ActionCallSettings
+from stack import action_payload
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +60,9 @@ UNWRITTEN_MESSAGES = ("Can not write request body", "Cannot write to closing tra
 RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 _MARK = "_retries_undelivered_action_calls"
+
+POOL_KEEPALIVE_S = 2.0
+POOL_LIMIT = 100
 
 
 @dataclass
@@ -122,6 +138,47 @@ def _trace_config() -> aiohttp.TraceConfig:
 
 _TRACE = _trace_config()
 
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.TCPConnector] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pool() -> aiohttp.TCPConnector:
+    """The running loop's connections to the action server (a connector is bound to a loop)."""
+    loop = asyncio.get_running_loop()
+    pool = _pools.get(loop)
+    if pool is None or pool.closed:
+        pool = aiohttp.TCPConnector(keepalive_timeout=POOL_KEEPALIVE_S, limit=POOL_LIMIT)
+        _pools[loop] = pool
+    return pool
+
+
+async def close_pool() -> None:
+    """Close the running loop's pooled connections (at server stop)."""
+    pool = _pools.pop(asyncio.get_running_loop(), None)
+    if pool is not None:
+        await pool.close()
+
+
+def pooled_session(endpoint: Any) -> aiohttp.ClientSession:
+    """A session for one action call, as Rasa's `EndpointConfig.session` makes it, on the
+    shared pool, traced for the retry and encoding the body with the domain sent once."""
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    basic = getattr(endpoint, "basic_auth", None) or {}
+    auth = aiohttp.BasicAuth(basic["username"], basic["password"]) if basic else None
+
+    return aiohttp.ClientSession(
+        headers=endpoint.headers,
+        auth=auth,
+        timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+        connector=_pool(),
+        connector_owner=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        json_serialize=action_payload.dumps,
+        trace_configs=[_TRACE],
+    )
+
 
 async def _call(
     original: Callable[..., Awaitable[Any]], endpoint: Any, args: tuple, kwargs: dict
@@ -155,6 +212,8 @@ async def _call(
             finally:
                 _attempt.reset(token)
             retries += 1
+            if attempt.reused and retries == 1:
+                continue  # a stale pooled connection: the server itself may be fine
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, settings.max_delay_s)
     finally:
@@ -197,11 +256,9 @@ def install(settings: ActionCallSettings | None = None) -> None:
 
     @functools.wraps(session)
     def traced_session(self: Any) -> aiohttp.ClientSession:
-        client = session(self)
-        traces = getattr(client, "_trace_configs", None)
-        if _attempt.get() is not None and isinstance(traces, list):
-            traces.append(_TRACE)
-        return client
+        if _attempt.get() is None or self is not _action_endpoint.get():
+            return session(self)
+        return pooled_session(self)
 
     @functools.wraps(run)
     async def scoped_run(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -217,6 +274,7 @@ def install(settings: ActionCallSettings | None = None) -> None:
     EndpointConfig.request = retrying_request
     EndpointConfig.session = traced_session
     RemoteAction.run = scoped_run
+    action_payload.install()
 
 
 def uninstall() -> None:
@@ -229,3 +287,4 @@ def uninstall() -> None:
     EndpointConfig.request = _originals.pop("request")
     EndpointConfig.session = _originals.pop("session")
     RemoteAction.run = _originals.pop("run")
+    action_payload.uninstall()

@@ -79,12 +79,15 @@ def endpoint(port: int) -> EndpointConfig:
 
 
 async def run_action(config: EndpointConfig) -> list[Any]:
-    return await RemoteAction("action_check_order", config).run(
-        CollectingOutputChannel(),
-        TemplatedNaturalLanguageGenerator({}),
-        DialogueStateTracker(SENDER, slots=[]),
-        Domain.empty(),
-    )
+    try:
+        return await RemoteAction("action_check_order", config).run(
+            CollectingOutputChannel(),
+            TemplatedNaturalLanguageGenerator({}),
+            DialogueStateTracker(SENDER, slots=[]),
+            Domain.empty(),
+        )
+    finally:
+        await action_calls.close_pool()
 
 
 def retry_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -195,6 +198,97 @@ def test_nobody_listening_fails_after_the_retry_time_as_rasa_expects(
     warnings = retry_warnings(caplog)
     assert len(warnings) == 1
     assert "failed with ClientConnectorError" in warnings[0].getMessage()
+
+
+def test_calls_share_kept_alive_connections_and_send_the_endpoints_headers(
+    retry_for: float,
+) -> None:
+    peers: list[Any] = []
+    bodies: list[dict[str, Any]] = []
+
+    async def record(request: web.Request) -> web.StreamResponse:
+        peers.append(request.transport.get_extra_info("peername") if request.transport else None)
+        bodies.append({"auth": request.headers.get("Authorization"), **await request.json()})
+        return web.json_response(ANSWER)
+
+    server = Server(free_tcp_port(), record)
+    config = EndpointConfig(
+        url=f"http://{HOST}:{server.port}/webhook", headers={"Authorization": "Bearer t0k"}
+    )
+    domain = Domain.from_dict({"responses": {"utter_hi": [{"text": "Hi there"}]}})
+
+    async def scenario() -> None:
+        await server.start()
+        try:
+            action = RemoteAction("action_check_order", config)
+            for _ in range(3):
+                await action.run(
+                    CollectingOutputChannel(),
+                    TemplatedNaturalLanguageGenerator({}),
+                    DialogueStateTracker(SENDER, slots=[]),
+                    domain,
+                )
+        finally:
+            await action_calls.close_pool()
+            await server.stop()
+
+    asyncio.run(scenario())
+    assert server.calls == 3
+    assert len(set(peers)) == 1, "one TCP connection, kept alive, carried every call"
+    assert all(body["auth"] == "Bearer t0k" for body in bodies)
+    assert all(body["sender_id"] == SENDER for body in bodies)
+    assert "responses" not in bodies[0]["domain"]
+    assert bodies[0]["domain"]["session_config"] == domain.as_dict()["session_config"]
+
+
+@pytest.mark.parametrize("retry_for", [3.0], indirect=True)
+def test_a_kept_alive_connection_the_server_closed_is_sent_again(
+    retry_for: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server drops every connection after answering (as one whose keep-alive ran out,
+    or that restarted); the next call, sent on the stale pooled connection, is sent again at
+    once and arrives once."""
+
+    async def answer_and_hang_up(request: web.Request) -> web.StreamResponse:
+        reply = web.json_response(ANSWER)
+        await reply.prepare(request)
+        await reply.write_eof()
+        if request.transport is not None:
+            request.transport.close()
+        return reply
+
+    server = Server(free_tcp_port(), answer_and_hang_up)
+
+    async def scenario() -> tuple[list[list[Any]], float]:
+        await server.start()
+        try:
+            config = endpoint(server.port)
+            results = []
+            started = time.monotonic()
+            for _ in range(3):
+                results.append(await run_action_on_pool(config))
+            return results, time.monotonic() - started
+        finally:
+            await action_calls.close_pool()
+            await server.stop()
+
+    caplog.set_level(logging.WARNING, logger="stack.action_calls")
+    results, elapsed = asyncio.run(scenario())
+    assert results == [[SlotSet("seen", "yes")]] * 3
+    assert server.calls == 3
+    assert elapsed < 0.5, "a stale connection is replaced without the back-off"
+    for warning in retry_warnings(caplog):
+        assert "succeeded" in warning.getMessage()
+
+
+async def run_action_on_pool(config: EndpointConfig) -> list[Any]:
+    """One action call that leaves the pool open for the next."""
+    return await RemoteAction("action_check_order", config).run(
+        CollectingOutputChannel(),
+        TemplatedNaturalLanguageGenerator({}),
+        DialogueStateTracker(SENDER, slots=[]),
+        Domain.empty(),
+    )
 
 
 def test_other_endpoint_calls_are_left_alone(retry_for: float) -> None:
