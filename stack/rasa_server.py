@@ -12,7 +12,10 @@ launcher runs Rasa's own `rasa run` with these changes:
 - CORS allows only the server's own origin and RASA_CORS_ORIGINS (channels/origins.py);
 - ``/metrics`` serves the process's Prometheus metrics, behind the same token;
 - its logs carry no customer text (stack/log_privacy.py);
-- it checks the action server's answers with a validator built once (stack/action_results.py);
+- it checks the action server's answers with a validator built once (stack/action_results.py),
+  keeps its connections to the action server alive and encodes the domain once
+  (stack/action_calls.py), and copies nothing for debug lines it drops
+  (stack/debug_snapshots.py);
 - it serves a socket bound before Rasa is imported, or the one the runner passes down and
   keeps across restarts (stack/listening.py): Rasa binds its port only once the model is
   loaded, so every request of the 10-20 s of loading used to be refused.
@@ -39,6 +42,7 @@ from personalization.settings import ConfigurationError, RasaServerSettings
 from stack import (
     action_calls,
     action_results,
+    debug_snapshots,
     event_types,
     heap,
     listening,
@@ -91,12 +95,17 @@ def add_metrics_route(app: Sanic) -> None:
         return response.raw(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
+async def _close_action_pool(_app: Sanic, _loop: Any) -> None:
+    await action_calls.close_pool()
+
+
 def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sanic]:
     def configure(*args: Any, **kwargs: Any) -> Sanic:
         app = configure_app(*args, **kwargs)
         install_api_guard(app, token)
         add_metrics_route(app)
         heap.freeze_once_serving(app)
+        app.register_listener(_close_action_pool, "before_server_stop")
         return app
 
     return configure
@@ -178,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv = rasa_arguments(args, settings)
     action_results.install()
     event_types.install()
+    debug_snapshots.install()
     message_admission.install(settings.message_concurrency)
     try:
         action_calls.install()
