@@ -88,10 +88,12 @@ def haproxy_binary(settings: ClusterSettings) -> str:
 
 
 # Bounded-load consistent hashing: a conversation stays on its server unless that server
-# already has a quarter more requests in flight than the average, when it goes to the next.
+# already has more requests in flight than the average (rounded up), when it goes to the next.
 # The shared Redis lock and tracker keep such a move correct; without the bound, an unlucky
-# hash left one server with most conversations and the slowest answers.
-HASH_BALANCE_FACTOR = 125
+# hash left one server with most conversations and the slowest answers. A bound of 125 (a
+# quarter over the average) still let the busier server's answers set the p99: 1.34 s
+# against 1.12 s at 101, 50 conversations, two runs each, alternated.
+HASH_BALANCE_FACTOR = 101
 
 
 def haproxy_config(plan: ClusterPlan, starting_file: Path) -> str:
