@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personalization import redaction
 from personalization.redaction import MAX_CHARS, WITHHELD, redact, redact_event
@@ -168,3 +170,17 @@ def test_a_reply_from_a_sensitive_response_is_withheld() -> None:
 def test_log_timestamps_and_dates_are_not_phone_numbers() -> None:
     assert redact("2026-12-03 18:04:33.186 INFO ready") == "2026-12-03 18:04:33.186 INFO ready"
     assert redact("03/12/2026 call +44 20 7946 0958") == "03/12/2026 call [phone]"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab Zé@.-+()0159٣\u00a0\nStreetRoadGIRW")) | st.characters(),
+        max_size=80,
+    )
+)
+def test_text_skipped_for_having_no_digit_or_at_sign_is_masked_as_the_patterns_would(
+    text: str,
+) -> None:
+    """The shortcut for text with no ASCII digit and no "@" changes no result."""
+    assert redact(text) == redaction._masked(redaction.storable(text))
