@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.stack import RunningStack, query
+from tests.e2e.stack import VISITOR, RunningStack, query
 
 pytestmark = pytest.mark.e2e
 
@@ -146,3 +146,23 @@ def test_a_help_answer_reads_well(stack: RunningStack) -> None:
     assert first.startswith("**How long does delivery take?**\n") and "?:" not in first
     assert any(m.get("text", "").startswith("Read more: [") for m in replies)
     assert any(b["payload"].startswith("/ask_help") for b in buttons(replies))
+
+
+def test_the_request_said_again_in_its_form_asks_the_question_again(
+    stack: RunningStack,
+) -> None:
+    """Asked again while the bot waits for an answer, the bot says it is on it and asks
+    again; it does not leave the form with "anything else?"."""
+    visitor = f"again-{uuid.uuid4().hex[:10]}"
+    assert "Which order" in texts(stack.say(visitor, "hi, where is my order?", token=VISITOR))
+    again = texts(stack.say(visitor, "hi, where is my order?", token=VISITOR))
+    assert "I'm checking your order" in again and "Which order" in again, again
+    assert "anything else" not in again
+
+    # A known customer's return form reads the repeat as a try at describing the order, and
+    # asks again with her orders as buttons (the rule above is for a form that rejects it).
+    chat = Chat(stack, ALICE)
+    assert "Which order" in texts(chat.say("I want to return something"))
+    again = chat.say("i want to return an item")
+    assert "Which order" in texts(again) and "anything else" not in texts(again)
+    assert any("order_number" in b["payload"] for b in buttons(again))
