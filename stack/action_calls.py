@@ -7,14 +7,15 @@ twentieth of a Rasa server's CPU, and the action server set up as many. Inside
 `RemoteAction.run` each call still gets a session of its own (the endpoint's headers and auth,
 no cookie jar), but its connections come from one pool per event loop, kept alive
 `POOL_KEEPALIVE_S` seconds, less than the action server's 5 s (Sanic's keep-alive timeout),
-so the server rarely closes one the pool is about to reuse; when it does, the retry below
-sends the call again. The sessions encode a call's body with `stack/action_payload.py`.
+so the server rarely closes one the pool is about to reuse (aiohttp drops those it has seen
+closed). A call on a connection that breaks after the request went out is not sent again,
+pooled or not: the server may have run the action. The sessions encode a call's body with
+`stack/action_payload.py`.
 
 **Retries.** Rasa 3.6 runs a custom action with one POST (`RemoteAction.run` →
 `EndpointConfig.request`). While the supervised action server restarts (back in about
-2-5 s), or when a pooled keep-alive connection was already closed by it, that POST fails
-with aiohttp's `ClientConnectorError` or `ClientOSError`, Rasa logs an error and the
-customer gets an empty answer (an `action_session_start` can be lost).
+2-5 s), that POST fails with aiohttp's `ClientConnectorError` or `ClientOSError`, Rasa logs
+an error and the customer gets an empty answer (an `action_session_start` can be lost).
 
 `install()` patches `request`, `session` and `RemoteAction.run` so that, inside
 `RemoteAction.run` and for its action endpoint only, a call is sent again with a short
@@ -24,22 +25,20 @@ back-off (0.25 s doubling, at most 1 s apart) for up to `ACTION_CALL_RETRY_S` se
 - the connection could not be made (refused, unreachable, name not resolved), TLS
   failures aside: they do not heal by waiting;
 - aiohttp could not write the request (`Can not write request body`, `Cannot write to
-  closing transport`);
-- a connection reused from the pool was reset or closed before any response arrived: the
-  server had closed it while idle. The first such retry is sent at once, on a new
-  connection.
+  closing transport`).
 
 An action is not idempotent, so a call is never sent again once a response has started,
-after a timeout, or when a fresh connection broke after the request went out: the action
-may have run. When the time is up the last error is raised unchanged, so Rasa handles it
-as before. Each retried call logs one warning without any request content.
+after a timeout, or when a connection broke after the request went out, even one reused
+from the pool that the server may have closed while idle: aiohttp cannot tell that from a
+server that received the call and died running it. When the time is up the last error is
+raised unchanged, so Rasa handles it as before. Each retried call logs one warning without
+any request content.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import errno
 import functools
 import logging
 import time
@@ -57,7 +56,6 @@ from stack import action_payload
 log = logging.getLogger(__name__)
 
 UNWRITTEN_MESSAGES = ("Can not write request body", "Cannot write to closing transport")
-RESET_ERRNOS = frozenset({errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED})
 
 _MARK = "_retries_undelivered_action_calls"
 
@@ -69,7 +67,6 @@ POOL_LIMIT = 100
 class Attempt:
     """What aiohttp's tracing saw of one request."""
 
-    reused: bool = False
     response_started: bool = False
 
 
@@ -91,15 +88,9 @@ def undelivered(exc: BaseException, attempt: Attempt) -> bool:
         return False
     if isinstance(exc, aiohttp.ClientConnectorError):
         return not isinstance(exc, aiohttp.ClientSSLError)
-    if isinstance(exc, aiohttp.ClientOSError) and any(
+    return isinstance(exc, aiohttp.ClientOSError) and any(
         isinstance(arg, str) and arg.startswith(UNWRITTEN_MESSAGES) for arg in exc.args
-    ):
-        return True
-    if not attempt.reused:
-        return False
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return True
-    return isinstance(exc, aiohttp.ClientOSError) and exc.errno in RESET_ERRNOS
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -115,12 +106,6 @@ def _origin(url: Any) -> str:
         return "the action server"
 
 
-async def _on_reuse(_session: Any, _ctx: Any, _params: Any) -> None:
-    attempt = _attempt.get()
-    if attempt is not None:
-        attempt.reused = True
-
-
 async def _on_response(_session: Any, _ctx: Any, _params: Any) -> None:
     attempt = _attempt.get()
     if attempt is not None:
@@ -129,7 +114,6 @@ async def _on_response(_session: Any, _ctx: Any, _params: Any) -> None:
 
 def _trace_config() -> aiohttp.TraceConfig:
     config = aiohttp.TraceConfig()
-    config.on_connection_reuseconn.append(_on_reuse)
     config.on_request_end.append(_on_response)
     config.on_request_redirect.append(_on_response)
     config.freeze()
@@ -212,8 +196,6 @@ async def _call(
             finally:
                 _attempt.reset(token)
             retries += 1
-            if attempt.reused and retries == 1:
-                continue  # a stale pooled connection: the server itself may be fine
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, settings.max_delay_s)
     finally:

@@ -96,6 +96,7 @@ def add_metrics_route(app: Sanic) -> None:
 
 
 async def _close_action_pool(_app: Sanic, _loop: Any) -> None:
+    """After the requests in flight have finished: closing the pool cuts its connections."""
     await action_calls.close_pool()
 
 
@@ -105,7 +106,7 @@ def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sa
         install_api_guard(app, token)
         add_metrics_route(app)
         heap.freeze_once_serving(app)
-        app.register_listener(_close_action_pool, "before_server_stop")
+        app.register_listener(_close_action_pool, "after_server_stop")
         return app
 
     return configure
