@@ -98,7 +98,10 @@ class SentenceEncoder:
         # The first call traces and optimises the graph: over a second of a core, with the
         # GIL held, so a server's first customer message stalled every conversation on it.
         # Pay it here, while the model loads and nothing is waiting.
-        self._encode(["warm up"], 1)
+        try:
+            self._encode(["warm up"], 1)
+        except Exception as exc:  # TensorFlow's errors share no base class worth naming
+            raise EncoderUnavailable(f"the sentence encoder does not run: {exc}") from exc
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """One row per text, in the order given; an empty text gets the empty sentence's.
