@@ -36,4 +36,5 @@ lint: setup
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 clean: down
-	rm -rf models results .data .rasa
+	find models -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf results .data .rasa
