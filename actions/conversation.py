@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.payloads import intent_payload
 from personalization.auth.proof import IdentityProof, MessageIdentity
 from personalization.support import tickets
 
@@ -126,6 +128,15 @@ def typed_answer(tracker: Tracker) -> str | None:
         return None
     text = message.get("text")
     return text if text and not text.startswith("/") else None
+
+
+IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": intent_payload("identify")}]
+
+
+def ask_to_identify(dispatcher: CollectingDispatcher) -> list[EventType]:
+    """The one way every personal request asks a visitor to sign in first."""
+    dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
+    return []
 
 
 def refuse_unless_private(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:

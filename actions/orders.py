@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import (
+    ask_to_identify,
     known_customer,
     latest_entity,
     mood,
@@ -35,7 +36,6 @@ from personalization.support.orders import (
 )
 
 CHOICES_SLOT = "order_choices"  # the orders that fit the item named, as buttons
-IDENTIFY_BUTTON = [{"title": "Sign in with my email", "payload": intent_payload("identify")}]
 # Messages that are clearly about something else: unless they name an order, the form lets
 # the rules answer them (by rejecting), and asks again afterwards.
 SIDE_TOPICS = frozenset(
@@ -428,8 +428,7 @@ class ActionOrderStatus(Action):
         done: list[EventType] = [SlotSet("order_number", None), SlotSet(CHOICES_SLOT, None)]
         order_id = tracker.get_slot("order_number")
         if known_customer(tracker) is None:
-            dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
-            return done
+            return [*ask_to_identify(dispatcher), *done]
         if refuse_unless_private(dispatcher, tracker):
             return done
         if not order_id:

@@ -16,11 +16,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, AllSlotsReset, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import PROOF_SLOT, known_customer, refuse_unless_private
+from actions.conversation import (
+    PROOF_SLOT,
+    ask_to_identify,
+    known_customer,
+    refuse_unless_private,
+)
 from actions.form_interruptions import leave_form
 from actions.gateways.privacy import privacy_store
 from actions.gateways.profiles import profile_store
-from actions.orders import IDENTIFY_BUTTON
 from actions.session import PROFILE_SLOTS
 from personalization.jobs.erasure import QUEUED
 from personalization.privacy import readable_summary
@@ -29,11 +33,6 @@ CONFIRM_BUTTONS = [
     {"title": "Yes, delete everything", "payload": "/affirm"},
     {"title": "No, keep my data", "payload": "/deny"},
 ]
-
-
-def ask_to_identify(dispatcher: CollectingDispatcher) -> list[EventType]:
-    dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
-    return []
 
 
 class CustomerDataAction(Action, ABC):

@@ -11,6 +11,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import (
+    ask_to_identify,
     known_customer,
     latest_entity,
     private_customer,
@@ -22,7 +23,6 @@ from actions.gateways.support import support_store
 from actions.handoff import escalate_if_needed
 from actions.orders import (
     CHOICES_SLOT,
-    IDENTIFY_BUTTON,
     SIDE_TOPICS,
     OrderNumberValidation,
     find_order,
@@ -215,8 +215,7 @@ class ActionSubmitReturn(Action):
             SlotSet("return_reason", None),
         ]
         if known_customer(tracker) is None:
-            dispatcher.utter_message(response="utter_identify_first", buttons=IDENTIFY_BUTTON)
-            return done
+            return [*ask_to_identify(dispatcher), *done]
         if refuse_unless_private(dispatcher, tracker):
             return done
         order_id = tracker.get_slot("order_number")
