@@ -38,26 +38,17 @@ class EncodedDomain(dict):
         self.text = json.dumps(self)
 
 
-class _Cache:
-    """The encoded domain of the last `Domain` seen; a new model brings a new object."""
-
-    def __init__(self) -> None:
-        self._source: weakref.ref[Any] | None = None
-        self._encoded: EncodedDomain | None = None
-
-    def of(self, domain: Any, as_dict: dict[str, Any]) -> EncodedDomain:
-        if self._encoded is None or self._source is None or self._source() is not domain:
-            self._encoded = EncodedDomain(as_dict)
-            self._source = weakref.ref(domain)
-        return self._encoded
-
-
-_cache = _Cache()
+# The last `Domain` seen and its encoding; a new model brings a new object.
+_last: tuple[weakref.ref[Any], EncodedDomain] | None = None
 
 
 def encoded_domain(domain: Any) -> EncodedDomain:
     """`domain.as_dict()` for the action server, encoded once per `Domain` object."""
-    return _cache.of(domain, domain.as_dict())
+    global _last
+    last = _last
+    if last is None or last[0]() is not domain:
+        last = _last = (weakref.ref(domain), EncodedDomain(domain.as_dict()))
+    return last[1]
 
 
 def dumps(body: Any) -> str:

@@ -78,14 +78,19 @@ def endpoint(port: int) -> EndpointConfig:
     return EndpointConfig(url=f"http://{HOST}:{port}/webhook")
 
 
+async def run_on_pool(config: EndpointConfig, domain: Domain | None = None) -> list[Any]:
+    """One action call that leaves the pool open for the next."""
+    return await RemoteAction("action_check_order", config).run(
+        CollectingOutputChannel(),
+        TemplatedNaturalLanguageGenerator({}),
+        DialogueStateTracker(SENDER, slots=[]),
+        domain or Domain.empty(),
+    )
+
+
 async def run_action(config: EndpointConfig) -> list[Any]:
     try:
-        return await RemoteAction("action_check_order", config).run(
-            CollectingOutputChannel(),
-            TemplatedNaturalLanguageGenerator({}),
-            DialogueStateTracker(SENDER, slots=[]),
-            Domain.empty(),
-        )
+        return await run_on_pool(config)
     finally:
         await action_calls.close_pool()
 
@@ -220,14 +225,8 @@ def test_calls_share_kept_alive_connections_and_send_the_endpoints_headers(
     async def scenario() -> None:
         await server.start()
         try:
-            action = RemoteAction("action_check_order", config)
             for _ in range(3):
-                await action.run(
-                    CollectingOutputChannel(),
-                    TemplatedNaturalLanguageGenerator({}),
-                    DialogueStateTracker(SENDER, slots=[]),
-                    domain,
-                )
+                await run_on_pool(config, domain)
         finally:
             await action_calls.close_pool()
             await server.stop()
@@ -247,18 +246,13 @@ def test_a_call_whose_pooled_connection_drops_after_it_arrived_is_not_sent_again
     """The server takes the call, then its connection closes with no answer (as a server
     that dies running the action): the action may have run, so it is not run twice."""
 
-    async def take_and_hang_up(request: web.Request) -> web.StreamResponse:
-        if request.transport is not None:
-            request.transport.close()
-        return web.json_response(ANSWER)
-
     calls = {"n": 0}
 
     async def answer_then_hang_up(request: web.Request) -> web.StreamResponse:
         calls["n"] += 1
-        if calls["n"] == 1:
-            return web.json_response(ANSWER)  # the first call leaves a pooled connection
-        return await take_and_hang_up(request)
+        if calls["n"] > 1 and request.transport is not None:
+            request.transport.close()  # the first call answers and leaves a pooled connection
+        return web.json_response(ANSWER)
 
     server = Server(free_tcp_port(), answer_then_hang_up)
 
@@ -266,9 +260,9 @@ def test_a_call_whose_pooled_connection_drops_after_it_arrived_is_not_sent_again
         await server.start()
         try:
             config = endpoint(server.port)
-            assert await run_action_on_pool(config) == [SlotSet("seen", "yes")]
+            assert await run_on_pool(config) == [SlotSet("seen", "yes")]
             with pytest.raises(RasaException):
-                await run_action_on_pool(config)
+                await run_on_pool(config)
             await asyncio.sleep(0.5)  # room for a second call to arrive, if one were sent
         finally:
             await action_calls.close_pool()
@@ -278,16 +272,6 @@ def test_a_call_whose_pooled_connection_drops_after_it_arrived_is_not_sent_again
     asyncio.run(scenario())
     assert server.calls == 2, "the call that reached the server was sent once"
     assert not retry_warnings(caplog)
-
-
-async def run_action_on_pool(config: EndpointConfig) -> list[Any]:
-    """One action call that leaves the pool open for the next."""
-    return await RemoteAction("action_check_order", config).run(
-        CollectingOutputChannel(),
-        TemplatedNaturalLanguageGenerator({}),
-        DialogueStateTracker(SENDER, slots=[]),
-        Domain.empty(),
-    )
 
 
 def test_other_endpoint_calls_are_left_alone(retry_for: float) -> None:
