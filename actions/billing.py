@@ -35,5 +35,5 @@ class ActionBillingHelp(Action):
         left = leave_form(tracker, domain)
         done, events = await escalate_if_needed(dispatcher, tracker, problem="billing_distress")
         if done == "none":
-            return [*left, *ask_if_helpful(dispatcher)]
+            return [*left, *await ask_if_helpful(dispatcher, tracker)]
         return [*left, *events]

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.payloads import intent_payload
 from personalization.auth.proof import IdentityProof, MessageIdentity
+from personalization.experiments.treatment import Treatment
 from personalization.support import tickets
 
 PROOF_SLOT = "identity_proof"
@@ -146,3 +147,11 @@ def refuse_unless_private(dispatcher: CollectingDispatcher, tracker: Tracker) ->
         dispatcher.utter_message(response="utter_continue_in_direct_message")
         return True
     return False
+
+
+TREATMENT_SLOT = "experiment_treatment"
+
+
+def treatment(tracker: Tracker) -> Treatment:
+    """What the running experiments' arms change in this conversation (set at its start)."""
+    return Treatment.from_slot(tracker.get_slot(TREATMENT_SLOT))

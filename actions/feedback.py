@@ -13,7 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import latest_entity, personal_customer
+from actions.conversation import latest_entity, personal_customer, treatment
+from actions.gateways.experiments import experiment_store
 from actions.gateways.feedback import feedback_store
 from actions.payloads import intent_payload
 from personalization.support.bandit import STYLES
@@ -27,7 +28,11 @@ CSAT = [{"title": str(n), "payload": intent_payload("rate", csat=str(n))} for n 
 _BARE_NUMBER = re.compile(r"\s*\d+\s*")
 
 
-def ask_if_helpful(dispatcher: CollectingDispatcher) -> list[EventType]:
+async def ask_if_helpful(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The bot has resolved the request: ask how it went, and count the resolution for any
+    experiment this conversation is in (its time to resolution ends here)."""
+    if treatment(tracker).arms:
+        await experiment_store().mark_resolved(tracker.sender_id)
     dispatcher.utter_message(response="utter_ask_helpful", buttons=THUMBS)
     return [SlotSet("pending_question", "feedback")]
 

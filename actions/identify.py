@@ -16,7 +16,6 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import (
-    PROOF_SLOT,
     known_customer,
     latest_entity,
     message_identity,
@@ -25,7 +24,7 @@ from actions.conversation import (
 from actions.gateways.identity import identity_store
 from actions.gateways.profiles import profile_store
 from actions.orders import order_number_or_complain
-from actions.session import choose_style, proof_ttl_s, record_proof, welcome_response
+from actions.session import profile_slots, proof_ttl_s, record_proof, welcome_response
 from personalization.auth.proof import IdentityProof
 from personalization.auth.sign_in import Outcome
 from personalization.support.identity import normalise_identifier
@@ -119,18 +118,12 @@ class ActionIdentifyCustomer(Action):
             return clear
         proof = IdentityProof.signed_in(context.customer_id, message, proof_ttl_s())
         await record_proof(tracker, proof)
-        events = [
-            *clear,
-            *(SlotSet(k, v) for k, v in context.as_slots().items()),
-            SlotSet(PROOF_SLOT, proof.as_slot()),
-        ]
+        context, slots = await profile_slots(tracker, context, proof)
+        events = [*clear, *(SlotSet(k, v) for k, v in slots.items())]
         if context.personalization_allowed and context.first_name:
             dispatcher.utter_message(
                 response=welcome_response(context.tier, context.tone),
                 customer_name=context.first_name,
-            )
-            events.append(
-                SlotSet("response_style", await choose_style(context.segment, context.tone))
             )
         else:
             dispatcher.utter_message(response="utter_identified")

@@ -451,7 +451,7 @@ class ActionOrderStatus(Action):
         if late:
             return done + await self._late(dispatcher, tracker, order, late)
         self._status(dispatcher, order)
-        return done + ask_if_helpful(dispatcher)
+        return done + await ask_if_helpful(dispatcher, tracker)
 
     @staticmethod
     def _status(dispatcher: CollectingDispatcher, order: Order) -> None:
@@ -512,4 +512,4 @@ class ActionOrderStatus(Action):
         if done != "none":
             return events
         dispatcher.utter_message(response="utter_late_next_steps")
-        return ask_if_helpful(dispatcher)
+        return await ask_if_helpful(dispatcher, tracker)

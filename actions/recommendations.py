@@ -16,7 +16,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import latest_entity, personal_customer, typed_answer
+from actions.conversation import latest_entity, personal_customer, treatment, typed_answer
 from actions.form_interruptions import leave_form
 from actions.gateways.recommendations import recommendation_store
 from actions.payloads import intent_payload
@@ -332,11 +332,12 @@ class ActionRecommendProducts(Action):
         """Nothing asked for: the personal list as it is (cached, model first); a previous
         request is forgotten, since a fresh ask replaces it."""
         store = recommendation_store()
-        found = (await store.recommend(_target(tracker, customer_id), SHOWN)).value
+        target = _target(tracker, customer_id)
+        found = (await store.recommend(target, SHOWN)).value
         if not found or not found.items:
             dispatcher.utter_message(response="utter_recommendations_unavailable")
             return []
-        personal = customer_id is not None and found.personal
+        personal = target == customer_id and found.personal
         response = "utter_recommendations" if personal else "utter_recommendations_popular"
         show_picks(dispatcher, tracker, found.items, response)
         return await _shown(tracker, customer_id, found.items, None)
@@ -352,7 +353,8 @@ class ActionRecommendProducts(Action):
         relaxed when nothing fitted)."""
         shown = [str(code) for code in tracker.get_slot("shown_products") or []]
         store = recommendation_store()
-        found = (await store.recommend_for(_target(tracker, customer_id), ask, shown, SHOWN)).value
+        target = _target(tracker, customer_id)
+        found = (await store.recommend_for(target, ask, shown, SHOWN)).value
         if found is None:
             dispatcher.utter_message(response="utter_recommendations_unavailable")
             return []
@@ -384,13 +386,17 @@ class ActionRecommendProducts(Action):
                 from_price=money(float(lowest[0].get("unit_price") or 0)),
             )
             return await _shown(tracker, customer_id, lowest, request)
-        response, values = requested_reply(found, customer_id is not None and found.personal)
+        response, values = requested_reply(found, target == customer_id and found.personal)
         show_picks(dispatcher, tracker, found.items, response, **values)
         return await _shown(tracker, customer_id, found.items, request)
 
 
 def _target(tracker: Tracker, customer_id: str | None) -> str:
-    return customer_id or f"visitor:{tracker.sender_id}"
+    """Whose list to rank: the customer's, unless an experiment's arm serves them the
+    shop's popular products (what a visitor gets)."""
+    if customer_id and treatment(tracker).recommender == "model":
+        return customer_id
+    return f"visitor:{tracker.sender_id}"
 
 
 async def _shown(

@@ -252,7 +252,7 @@ class ActionSubmitReturn(Action):
                 dispatcher.utter_message(response="utter_return_free_collection")
             elif reason_kind(reason) in OUR_FAULT:
                 dispatcher.utter_message(response="utter_return_postage_on_us")
-            return done + ask_if_helpful(dispatcher)
+            return done + await ask_if_helpful(dispatcher, tracker)
         self._refusal(dispatcher, order, decision)
         _, events = await escalate_if_needed(dispatcher, tracker, problem="complaint")
         return done + events

@@ -16,12 +16,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import PROOF_SLOT, identity_proof, message_identity
-from actions.gateways.feedback import feedback_store
+from actions.conversation import PROOF_SLOT, TREATMENT_SLOT, identity_proof, message_identity
+from actions.gateways.experiments import experiment_store
 from actions.gateways.identity import identity_store
 from actions.gateways.profiles import profile_store
 from personalization.auth.proof import IdentityProof, MessageIdentity
-from personalization.profile import OpenOrder
+from personalization.experiments.treatment import Treatment
+from personalization.profile import CustomerContext, OpenOrder
 from personalization.settings import ConfigurationError, IdentitySettings
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ PROFILE_SLOTS = (
     "open_orders",
     "needs_onboarding",
     "response_style",
+    TREATMENT_SLOT,
 )
 # Per-session state: what was asked, the mood, the journey's form slots.
 SESSION_SLOTS = (
@@ -114,12 +116,10 @@ async def proof_from_latest_message(tracker: Tracker) -> dict[str, Any]:
     if proof is None or context is None:
         return {}
     await record_proof(tracker, proof)
-    slots: dict[str, Any] = {**context.as_slots(), PROOF_SLOT: proof.as_slot()}
+    _served, slots = await profile_slots(tracker, context, proof)
     if current is not None and current.customer_id != proof.customer_id:
         # Nothing of theirs carries on: questions, offered orders, picks, paused forms.
         slots.update(pending_question=None, escalation_reason=None, **PERSONAL_STATE)
-    if context.personalization_allowed:
-        slots["response_style"] = await choose_style(context.segment, context.tone)
     return slots
 
 
@@ -171,18 +171,16 @@ class ActionSessionStart(Action):
         proof = session_proof(tracker)
         context = (await profile_store().context(proof.customer_id)).value if proof else None
         if proof is None or context is None:
+            treatment, style = await start(tracker, None)
             dispatcher.utter_message(response="utter_welcome")
             events += [SlotSet(name, None) for name in PROFILE_SLOTS]
             events.append(SlotSet("customer_known", False))
-            events.append(SlotSet("response_style", await choose_style(None, None)))
+            events.append(SlotSet("response_style", style))
+            events.append(SlotSet(TREATMENT_SLOT, treatment.as_slot()))
         else:
             await record_proof(tracker, proof)
-            slots = context.as_slots()
+            context, slots = await profile_slots(tracker, context, proof)
             events += [SlotSet(name, value) for name, value in slots.items()]
-            events.append(SlotSet(PROOF_SLOT, proof.as_slot()))
-            if context.personalization_allowed:
-                style = await choose_style(context.segment, context.tone)
-                events.append(SlotSet("response_style", style))
             if context.personalization_allowed and context.first_name:
                 log.info("session started for known customer %s", context.customer_id)
                 dispatcher.utter_message(
@@ -197,9 +195,36 @@ class ActionSessionStart(Action):
         return events
 
 
-async def choose_style(segment: str | None, tone: str | None) -> str | None:
-    """The response style the bandit picks for this segment; None (generic) if it cannot."""
-    return (await feedback_store().choose_style(segment, tone)).value
+async def profile_slots(
+    tracker: Tracker, context: CustomerContext, proof: IdentityProof
+) -> tuple[CustomerContext, dict[str, Any]]:
+    """The profile as the running experiments serve it, with its proof, arms and style, as
+    slots; and the served profile, which the greeting follows."""
+    treatment, style = await start(tracker, context)
+    served = treatment.serve(context)
+    slots = {
+        **served.as_slots(),
+        PROOF_SLOT: proof.as_slot(),
+        TREATMENT_SLOT: treatment.as_slot(),
+    }
+    if served.personalization_allowed:
+        slots["response_style"] = style
+    return served, slots
+
+
+async def start(tracker: Tracker, context: CustomerContext | None) -> tuple[Treatment, str | None]:
+    """The running experiments' arms for this conversation and its response style (none for
+    a customer served without personalization); neither if the store cannot say. Only a
+    customer who allows personalization is followed across conversations."""
+    personal = context is not None and context.personalization_allowed
+    found = await experiment_store().start_session(
+        context.customer_id if context and personal else None,
+        tracker.sender_id,
+        context.segment if context and personal else None,
+        context.tone if context and personal else None,
+        styled=context is None or personal,
+    )
+    return found.value_or((Treatment(), None))
 
 
 # One response per tier and tone, not conditional variants: Rasa renders an action's

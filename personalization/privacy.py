@@ -22,6 +22,7 @@ import redis
 from psycopg2.extras import Json
 
 from personalization.auth.sign_in import sign_in_identifier_key
+from personalization.experiments.assignment import conversation_unit_id
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import forget_customer as forget_in_recommender
@@ -113,6 +114,14 @@ _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
         "support_tickets",
         "SELECT id, status, priority, reason, summary, created_at "
         "FROM support_tickets WHERE customer_id = %(id)s ORDER BY created_at",
+    ),
+    (
+        "experiments",
+        "SELECT a.experiment, e.description, a.arm, a.assigned_at, "
+        "(SELECT count(*) FROM experiment_exposures x WHERE x.experiment = a.experiment "
+        "AND x.unit_id = a.unit_id) AS conversations "
+        "FROM experiment_assignments a JOIN experiments e ON e.name = a.experiment "
+        "WHERE a.customer_id = %(id)s ORDER BY a.assigned_at",
     ),
 )
 
@@ -403,9 +412,15 @@ def delete_events(cur: Any, conversation_ids: set[str]) -> int:
     for table, column in (
         ("event_dead_letters", "sender_id"),
         ("customer_conversations", "conversation_id"),
+        ("experiment_exposures", "conversation_id"),
     ):
         if _table_present(cur, table):
             cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (ids,))
+    if _table_present(cur, "experiment_assignments"):  # anonymous units are conversations
+        cur.execute(
+            "DELETE FROM experiment_assignments WHERE unit_id = ANY(%s)",
+            ([conversation_unit_id(c) for c in ids],),
+        )
     if not _table_present(cur, "events"):
         return 0
     cur.execute("DELETE FROM events WHERE sender_id = ANY(%s)", (ids,))

@@ -457,6 +457,20 @@ class ErasureSettings:
 
 
 @dataclass(frozen=True)
+class ExperimentSettings:
+    """How often the worker checks the running experiments' guardrails."""
+
+    guard_interval_s: float = 600.0
+
+    @classmethod
+    def from_env(cls) -> ExperimentSettings:
+        interval = _float_env("EXPERIMENT_GUARD_INTERVAL_S", 600.0)
+        if interval <= 0:
+            raise ConfigurationError("EXPERIMENT_GUARD_INTERVAL_S must be positive")
+        return cls(guard_interval_s=interval)
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     """How long each kind of record is kept; 0 keeps it forever. Run every ``interval_s``."""
 

@@ -25,6 +25,8 @@ from types import FrameType
 
 from personalization.auth.tokens import mint_token
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.experiments.definition import ExperimentDefinitionError, load_file
+from personalization.experiments.repository import ExperimentRepository
 from personalization.recommender.registry import ModelRegistry
 from personalization.recommender.training import train as train_recommender
 from personalization.segments import Segmenter
@@ -47,6 +49,7 @@ from stack.supervisor import ChildUnit, PostgresUnit, RedisUnit, Supervisor, Uni
 from stack.training import SentimentModelPlan, TrainingPlan
 
 log = logging.getLogger("stack")
+EXPERIMENTS_FILE = PROJECT_ROOT / "experiments.yml"
 
 
 def _prepare_database(env: StackEnvironment) -> None:
@@ -60,6 +63,8 @@ def _prepare_database(env: StackEnvironment) -> None:
         segmenter = Segmenter(db)
         if segmenter.latest_model() is None:
             segmenter.run()
+        if EXPERIMENTS_FILE.exists():
+            ExperimentRepository(db).sync(load_file(EXPERIMENTS_FILE))
         registry = ModelRegistry(Path(env.values["RECOMMENDER_DIR"]))
         if registry.current_version() is None:
             report = train_recommender(db, registry)
@@ -105,6 +110,7 @@ _FAILURES = (
     environment.StackConfigError,
     StoreUnavailable,
     MigrationError,
+    ExperimentDefinitionError,
     subprocess.CalledProcessError,
 )
 

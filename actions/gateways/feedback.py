@@ -1,4 +1,4 @@
-"""Feedback on answers, and the response style the bandit picks and learns from it."""
+"""Feedback on answers, which the response-style bandit learns from."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ class Feedback(Protocol):
         """Store the feedback and reward the style it judged (refused: off its scale)."""
         ...
 
-    async def choose_style(self, segment: str | None, tone: str | None) -> Outcome[str]: ...
-
 
 class StoreFeedback:
     async def record(
@@ -45,11 +43,6 @@ class StoreFeedback:
                 StyleBandit(db).reward(segment, style, success)
 
         return await client.run("feedback", work)
-
-    async def choose_style(self, segment: str | None, tone: str | None) -> Outcome[str]:
-        return await client.run(
-            "style choice", lambda: StyleBandit(client.database()).choose(segment, tone)
-        )
 
 
 feedback_store: Provider[Feedback] = Provider(StoreFeedback)

@@ -8,7 +8,7 @@ Rules (periods from `RetentionSettings`):
 
 - conversation events (`events`, by the event's own timestamp);
 - support tickets untouched since the period began (closed ones included), by `updated_at`;
-- feedback, by `created_at`;
+- feedback, by `created_at`, and experiment exposures (by `exposed_at`) with it;
 - events set aside by the broker (`event_dead_letters`, where that table exists);
 - finished erasure jobs (the consent audit keeps the proof and the counts);
 - the words of customers who opted out of personalization: the text (and what the NLU found
@@ -50,6 +50,10 @@ class Retention:
             "events": self._expire_events(s.event_days),
             "support_tickets": self._delete_older("support_tickets", "updated_at", s.ticket_days),
             "feedback": self._delete_older("feedback", "created_at", s.feedback_days),
+            # An exposure is kept as long as the feedback it is measured by.
+            "experiment_exposures": self._delete_older(
+                "experiment_exposures", "exposed_at", s.feedback_days, key="ctid"
+            ),
             "event_dead_letters": self._delete_older(
                 "event_dead_letters", "failed_at", s.dead_letter_days
             ),
@@ -76,8 +80,11 @@ class Retention:
     def _timeout(self, cur: Any) -> None:
         cur.execute("SET LOCAL statement_timeout = %s", (self._settings.statement_timeout_ms,))
 
-    def _delete_older(self, table: str, column: str, days: int, condition: str = "TRUE") -> int:
-        """Delete rows whose ``column`` is older than ``days``, a batch per transaction."""
+    def _delete_older(
+        self, table: str, column: str, days: int, condition: str = "TRUE", key: str = "id"
+    ) -> int:
+        """Delete rows whose ``column`` is older than ``days``, a batch per transaction
+        (``key`` picks the batch: a table without an ``id`` uses the row's ``ctid``)."""
         if days <= 0 or not self._present(table):
             return 0
         deleted = 0
@@ -85,8 +92,8 @@ class Retention:
             with self._db.cursor() as cur:
                 self._timeout(cur)
                 cur.execute(
-                    f"""DELETE FROM {table} WHERE id IN (
-                            SELECT id FROM {table}
+                    f"""DELETE FROM {table} WHERE {key} IN (
+                            SELECT {key} FROM {table}
                             WHERE {column} < now() - make_interval(days => %s) AND {condition}
                             LIMIT %s)""",
                     (days, self._settings.batch_size),

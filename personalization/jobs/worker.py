@@ -5,7 +5,9 @@ One loop, one task at a time:
 1. move erasure requests recorded in Redis during a PostgreSQL outage into the table;
 2. run due erasure jobs (woken at once by NOTIFY when one is recorded);
 3. sweep erased conversations again once their `sweep_after` time has come;
-4. every `RETENTION_INTERVAL_S`, run the retention rules.
+4. every `RETENTION_INTERVAL_S`, run the retention rules;
+5. every `EXPERIMENT_GUARD_INTERVAL_S`, stop any experiment arm a guardrail metric shows
+   significantly worse than its control.
 
 It reads DATABASE_URL, REDIS_URL and the other settings from the environment, logs one line
 per job and per retention run (references and counts, never customer data), keeps running
@@ -30,12 +32,15 @@ from types import FrameType
 import psycopg2
 import psycopg2.extensions
 
+from personalization.experiments.repository import ExperimentRepository
+from personalization.experiments.treatment import enforce_guardrails
 from personalization.jobs.erasure import NOTIFY_CHANNEL, ErasureInbox, ErasureJobs, ErasureServices
 from personalization.jobs.retention import Retention
 from personalization.settings import (
     ConfigurationError,
     DatabaseSettings,
     ErasureSettings,
+    ExperimentSettings,
     RetentionSettings,
 )
 from personalization.store import Database
@@ -53,6 +58,7 @@ class Worker:
         erasure: ErasureSettings,
         retention: RetentionSettings,
         services: ErasureServices,
+        experiments: ExperimentSettings | None = None,
     ) -> None:
         self._db = db
         self._database_settings = database_settings
@@ -62,6 +68,8 @@ class Worker:
         self._retention = Retention(db, retention)
         self._retention_interval_s = retention.interval_s
         self._next_retention = time.monotonic()
+        self._guard_interval_s = (experiments or ExperimentSettings()).guard_interval_s
+        self._next_guard = time.monotonic()
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_write, False)
@@ -96,7 +104,17 @@ class Worker:
                 self._next_retention = time.monotonic() + self._retention_interval_s
             else:
                 healthy = False
+        if time.monotonic() >= self._next_guard:
+            if self._attempt("experiment guardrails", self._guard):
+                self._next_guard = time.monotonic() + self._guard_interval_s
+            else:
+                healthy = False
         return healthy
+
+    def _guard(self) -> None:
+        for experiment, arms in enforce_guardrails(ExperimentRepository(self._db)).items():
+            for arm, reason in arms.items():
+                log.warning("experiment %s: arm %s stopped (%s)", experiment, arm, reason)
 
     def _run_jobs(self) -> int:
         return self._jobs.run_due(stop=lambda: self.stopping)
@@ -182,6 +200,7 @@ def build_worker() -> Worker:
         erasure,
         RetentionSettings.from_env(),
         ErasureServices.from_env(),
+        ExperimentSettings.from_env(),
     )
 
 

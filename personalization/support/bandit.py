@@ -24,6 +24,15 @@ class ArmCounts:
     failures: int
 
 
+def thompson_choice(arms: dict[str, ArmCounts], allowed: list[str], rng: random.Random) -> str:
+    """One draw from each allowed arm's Beta posterior; the highest draw wins."""
+    draws = {
+        style: rng.betavariate(1 + arms[style].successes, 1 + arms[style].failures)
+        for style in allowed
+    }
+    return max(draws, key=draws.__getitem__)
+
+
 class StyleBandit:
     def __init__(self, db: Database, rng: random.Random | None = None) -> None:
         self._db = db
@@ -40,13 +49,8 @@ class StyleBandit:
 
     def choose(self, segment: str | None, tone: str | None = None) -> str:
         """A style for the next answers; a stated tone preference limits the choice to it."""
-        arms = self.counts(segment)
         allowed = [s for s in STYLES if tone not in ("formal", "casual") or s.endswith(tone)]
-        draws = {
-            style: self._rng.betavariate(1 + arms[style].successes, 1 + arms[style].failures)
-            for style in allowed
-        }
-        return max(draws, key=draws.__getitem__)
+        return thompson_choice(self.counts(segment), allowed, self._rng)
 
     def reward(self, segment: str | None, style: str, success: bool) -> None:
         if style not in STYLES:

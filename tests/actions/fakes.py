@@ -11,6 +11,7 @@ from actions.gateways.articles import Suggestion
 from actions.outcome import Outcome
 from personalization.auth.proof import IdentityProof
 from personalization.auth.sign_in import SignInResult
+from personalization.experiments.treatment import Treatment
 from personalization.help_center import HelpArticle
 from personalization.profile import CustomerContext
 from personalization.recommender.matching import pick
@@ -153,7 +154,6 @@ class FakeSupport:
 
 @dataclass
 class FakeFeedback:
-    style: Outcome[str] = DOWN
     recorded: list[tuple[str, int]] = field(default_factory=list)
 
     async def record(
@@ -167,9 +167,6 @@ class FakeFeedback:
     ) -> Outcome[None]:
         self.recorded.append((kind, value))
         return DOWN
-
-    async def choose_style(self, segment: str | None, tone: str | None) -> Outcome[str]:
-        return self.style
 
 
 @dataclass
@@ -229,3 +226,27 @@ class FakeRecommendations:
             return DOWN
         found = next((i for i in self.catalogue if i["stock_code"] == stock_code), None)
         return Outcome.success(found).found("unknown product")
+
+
+@dataclass
+class FakeExperiments:
+    """No experiment running unless a test gives a treatment; resolutions are counted."""
+
+    given: Outcome[tuple[Treatment, str | None]] = field(
+        default_factory=lambda: Outcome.success((Treatment(), None))
+    )
+    resolved: list[str] = field(default_factory=list)
+
+    async def start_session(
+        self,
+        customer_id: str | None,
+        conversation_id: str,
+        segment: str | None,
+        tone: str | None,
+        styled: bool,
+    ) -> Outcome[tuple[Treatment, str | None]]:
+        return self.given
+
+    async def mark_resolved(self, conversation_id: str) -> Outcome[int]:
+        self.resolved.append(conversation_id)
+        return Outcome.success(1)

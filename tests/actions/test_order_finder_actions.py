@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions import personalization_client
+from actions.gateways.experiments import experiment_store
 from actions.gateways.orders import order_store
 from actions.gateways.support import support_store
 from actions.orders import ActionAskOrderNumber, ValidateOrderStatusForm, order_title
@@ -33,7 +34,7 @@ from tests.actions.conftest import (
     run_action,
     slot_events,
 )
-from tests.actions.fakes import FakeOrders, FakeSupport
+from tests.actions.fakes import FakeExperiments, FakeOrders, FakeSupport
 
 TODAY = date.today()
 VASE = OrderLine(1, "D151", "CERAMIC VASE SPECKLED", 1, 15.5)
@@ -74,6 +75,7 @@ FINN = [
 class Fakes:
     orders: FakeOrders
     support: FakeSupport
+    experiments: FakeExperiments = field(default_factory=FakeExperiments)
 
 
 @pytest.fixture
@@ -86,6 +88,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     monkeypatch.setattr(personalization_client, "run", no_store)
     with ExitStack() as stack:
         stack.enter_context(order_store.replaced(made.orders))
+        stack.enter_context(experiment_store.replaced(made.experiments))
         stack.enter_context(support_store.replaced(made.support))
         yield made
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from actions import personalization_client
 from actions.gateways.articles import article_store
+from actions.gateways.experiments import experiment_store
 from actions.gateways.feedback import feedback_store
 from actions.gateways.identity import identity_store
 from actions.gateways.orders import order_store
@@ -30,6 +31,7 @@ from personalization.support.orders import Order, OrderLine
 from tests.actions.conftest import journey_tracker, responses, run_action, slot_events
 from tests.actions.fakes import (
     FakeArticles,
+    FakeExperiments,
     FakeFeedback,
     FakeIdentity,
     FakeOrders,
@@ -53,6 +55,7 @@ class Fakes:
     articles: FakeArticles
     support: FakeSupport
     feedback: FakeFeedback
+    experiments: FakeExperiments = field(default_factory=FakeExperiments)
 
 
 @pytest.fixture
@@ -68,6 +71,7 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     monkeypatch.setattr(personalization_client, "run", no_store)
     with ExitStack() as stack:
         stack.enter_context(order_store.replaced(made.orders))
+        stack.enter_context(experiment_store.replaced(made.experiments))
         stack.enter_context(identity_store.replaced(made.identity))
         stack.enter_context(profile_store.replaced(made.profiles))
         stack.enter_context(article_store.replaced(made.articles))

@@ -73,6 +73,21 @@ def seed_everything(db: Database, customer_id: str, conversation: str) -> None:
             (customer_id,),
         )
         cur.execute(
+            "INSERT INTO experiments (name, factor, arms, control_arm, primary_metric, "
+            "starts_at) VALUES ('style-x', 'response_style', '[]', 'a', 'csat', now()) "
+            "ON CONFLICT DO NOTHING"
+        )
+        cur.execute(
+            "INSERT INTO experiment_assignments (experiment, unit_id, customer_id, arm) "
+            "VALUES ('style-x', %s, %s, 'a')",
+            (f"customer:{customer_id}", customer_id),
+        )
+        cur.execute(
+            "INSERT INTO experiment_exposures (experiment, conversation_id, unit_id, "
+            "customer_id, arm) VALUES ('style-x', %s, %s, %s, 'a')",
+            (conversation, f"customer:{customer_id}", customer_id),
+        )
+        cur.execute(
             "CREATE TABLE IF NOT EXISTS events (id serial PRIMARY KEY, "
             "sender_id varchar(255), data text)"
         )
@@ -117,6 +132,7 @@ def test_export_holds_every_section_and_is_audited(db: Database) -> None:
         "support_tickets",
         "segment_history",
         "consent_history",
+        "experiments",
     ):
         assert len(export[section]) >= 1, section
     with db.cursor() as cur:

@@ -60,6 +60,16 @@ def seed(db: Database) -> None:
             "('ER-NEW', 'h2', 'chat', 'done', now() - interval '1 day')"
         )
         cur.execute(
+            "INSERT INTO experiments (name, factor, arms, control_arm, primary_metric, "
+            "starts_at) VALUES ('x', 'recommender', '[]', 'a', 'csat', now())"
+        )
+        for age in (400, 10):
+            cur.execute(
+                "INSERT INTO experiment_exposures (experiment, conversation_id, unit_id, arm, "
+                "exposed_at) VALUES ('x', %s, %s, 'a', now() - make_interval(days => %s))",
+                (f"c{age}", f"conversation:c{age}", age),
+            )
+        cur.execute(
             "INSERT INTO identity_proofs (conversation_id, customer_id, channel, method, "
             "verified_at, expires_at) VALUES ('web-r2', 'cust-r2', 'web', 'token', now(), now())"
         )
@@ -85,6 +95,10 @@ def test_old_records_go_and_fresh_ones_stay(db: Database) -> None:
     assert [r["status"] for r in rows(db, "SELECT status FROM support_tickets")] == ["closed"]
     assert counts["feedback"] == 1 and len(rows(db, "SELECT 1 FROM feedback")) == 1
     assert counts["event_dead_letters"] == 1
+    assert counts["experiment_exposures"] == 1
+    assert rows(db, "SELECT conversation_id FROM experiment_exposures") == [
+        {"conversation_id": "c10"}
+    ]
     assert counts["erasure_jobs"] == 1
     assert [r["reference"] for r in rows(db, "SELECT reference FROM erasure_jobs")] == ["ER-NEW"]
     assert Retention(db, RetentionSettings()).run()["events"] == 0, "nothing left to do"

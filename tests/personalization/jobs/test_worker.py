@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from personalization.cli import main
+from personalization.experiments.repository import ExperimentRepository
 from personalization.jobs.erasure import DONE, FAILED, ErasureJobs
 from personalization.settings import ErasureSettings
 from personalization.store import Database
 from tests.conftest import PROJECT_ROOT, Servers
+from tests.personalization.experiments.test_repository import seed_harmful_arm, style_experiment
 from tests.personalization.jobs.conftest import closed_port
 from tests.personalization.test_privacy import seed_everything
 
@@ -130,3 +132,23 @@ def test_retention_command_prints_counts(
 ) -> None:
     assert main(["retention", "run"]) == 0
     assert "events" in capsys.readouterr().out
+
+
+def test_one_worker_round_stops_an_arm_a_guardrail_shows_worse(
+    db: Database, worker_env: dict[str, str]
+) -> None:
+    repository = ExperimentRepository(db)
+    experiment = style_experiment()
+    repository.sync([experiment])
+    seed_harmful_arm(db, repository, experiment)
+    done = subprocess.run(
+        [sys.executable, "-m", "personalization.jobs.worker", "--once"],
+        cwd=PROJECT_ROOT,
+        env=worker_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "experiment style-test: arm fixed stopped (guardrail csat: -" in done.stderr
+    assert list(repository.get("style-test").stopped_arms) == ["fixed"]
