@@ -12,6 +12,7 @@ from rasa_sdk.events import EventType, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.payloads import intent_payload
+from personalization.metrics import FALLBACKS
 
 NLU_FALLBACK = "nlu_fallback"
 
@@ -86,6 +87,7 @@ class ActionAskAffirmation(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        FALLBACKS.labels(stage="first").inc()
         intent = intent_to_confirm(tracker.latest_message)
         if intent is None:
             dispatcher.utter_message(response="utter_ask_rephrase")
@@ -114,5 +116,6 @@ class ActionCoreFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        FALLBACKS.labels(stage="next_step").inc()
         dispatcher.utter_message(response="utter_anything_else")
         return [UserUtteranceReverted()]

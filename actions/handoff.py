@@ -4,6 +4,7 @@ summary and the customer's context, and the customer is told what happens next."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,8 +14,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import known_customer, mood, personal_customer, summary, ticket_context
 from actions.form_interruptions import leave_form
 from actions.gateways.support import support_store
+from personalization.metrics import FALLBACKS, HANDOFFS
 from personalization.support import escalation
 from personalization.support.tickets import Ticket, priority_for
+
+# A reason is a word the code chose (late_order, customer_request); anything else is "other".
+_REASON = re.compile(r"[a-z_]{1,32}")
 
 
 async def open_ticket(tracker: Tracker, reason: str) -> Ticket | None:
@@ -35,6 +40,7 @@ async def hand_off(
 ) -> list[EventType]:
     """Open the ticket and say what happens next; if the store is down, say how to reach us."""
     ticket = await open_ticket(tracker, reason)
+    HANDOFFS.labels(reason=reason if _REASON.fullmatch(reason) else "other").inc()
     if ticket is None:
         dispatcher.utter_message(response="utter_handoff_unavailable")
     else:
@@ -122,6 +128,7 @@ class ActionDefaultFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        FALLBACKS.labels(stage="repeated").inc()
         dispatcher.utter_message(response="utter_default")
         events = await hand_off(dispatcher, tracker, "repeated_fallback")
         return [*events, UserUtteranceReverted()]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -29,7 +30,7 @@ from redis.exceptions import RedisError
 from sanic.exceptions import PayloadTooLarge, SanicException
 from sanic.request import Request
 
-from personalization.metrics import MESSAGES_FAILED, MESSAGES_REFUSED
+from personalization.metrics import MESSAGE_SECONDS, MESSAGES_FAILED, MESSAGES_REFUSED
 from personalization.settings import InputLimits
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,13 @@ def guarded(on_new_message: Handler, channel: str, limits: InputLimits | None = 
     watch_custom_actions()
 
     async def handle(message: UserMessage) -> None:
+        started = time.perf_counter()
+        try:
+            await answer(message)
+        finally:
+            MESSAGE_SECONDS.labels(channel=channel).observe(time.perf_counter() - started)
+
+    async def answer(message: UserMessage) -> None:
         text = message.text or ""
         if len(text) > limits.max_message_chars:
             refused(channel, "too_long")

@@ -10,7 +10,8 @@ guard:
   interface as rasa-sdk would by default;
 - an error is answered with a short message, never with the request body (rasa-sdk's own
   handler echoes the whole tracker, customer data included, back to the caller and the log);
-- ``/metrics`` serves the process's Prometheus metrics, behind the same secret;
+- ``/metrics`` serves the process's Prometheus metrics, behind the same secret, with each
+  action's latency and errors (``time_actions``);
 - its logs carry no customer text: every record is scrubbed (stack/log_privacy.py).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import pluggy
@@ -62,6 +64,32 @@ def guard(app: Sanic, settings: ActionServerSettings) -> None:
         return response.raw(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
+def time_actions() -> None:
+    """Time every action run and count the ones that raise, by action name (once per
+    process). Only names the executor registered become labels: an unknown name is
+    "unknown", so a caller cannot grow the metrics without bound."""
+    from rasa_sdk.executor import ActionExecutor
+
+    if getattr(ActionExecutor.run, "_timed", False):
+        return
+    original = ActionExecutor.run
+
+    async def run(self: ActionExecutor, action_call: dict[str, Any]) -> Any:
+        name = action_call.get("next_action")
+        label = name if isinstance(name, str) and name in self.actions else "unknown"
+        started = time.perf_counter()
+        try:
+            return await original(self, action_call)
+        except Exception as exc:
+            metrics.ACTION_ERRORS.labels(action=label, error=type(exc).__name__).inc()
+            raise
+        finally:
+            metrics.ACTION_SECONDS.labels(action=label).observe(time.perf_counter() - started)
+
+    run._timed = True  # type: ignore[attr-defined]
+    ActionExecutor.run = run  # type: ignore[method-assign]
+
+
 class ShopActionServerPlugin:
     @hookimpl
     def attach_sanic_app_extensions(self, app: Sanic) -> None:
@@ -70,6 +98,7 @@ class ShopActionServerPlugin:
         # rasa-sdk reads SANIC_HOST right after this hook and would default to 0.0.0.0.
         os.environ["SANIC_HOST"] = settings.listen_host
         guard(app, settings)
+        time_actions()
 
 
 def init_hooks(manager: Any) -> None:

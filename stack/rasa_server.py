@@ -95,6 +95,13 @@ def add_metrics_route(app: Sanic) -> None:
         return response.raw(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
 
 
+async def _show_model_version(app: Sanic, _loop: Any) -> None:
+    """The Rasa model this server answers with, as ``shopbot_model_version_info``."""
+    processor = getattr(getattr(app.ctx, "agent", None), "processor", None)
+    metadata = getattr(processor, "model_metadata", None)
+    metrics.serve_model("rasa", getattr(metadata, "model_id", None))
+
+
 async def _close_action_pool(_app: Sanic, _loop: Any) -> None:
     """After the requests in flight have finished: closing the pool cuts its connections."""
     await action_calls.close_pool()
@@ -107,6 +114,7 @@ def guarded(configure_app: Callable[..., Sanic], token: str) -> Callable[..., Sa
         add_metrics_route(app)
         heap.freeze_once_serving(app)
         app.register_listener(_close_action_pool, "after_server_stop")
+        app.register_listener(_show_model_version, "after_server_start")
         return app
 
     return configure

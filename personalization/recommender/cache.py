@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 
+from personalization.metrics import RECOMMENDATION_CACHE
 from personalization.settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ class RecommendationCache:
             raw = self.client.get(self.key(version, customer_id))
         except redis.RedisError as exc:
             log.warning("recommendation cache unavailable: %s", type(exc).__name__)
+            RECOMMENDATION_CACHE.labels(result="unavailable").inc()
             return None
+        RECOMMENDATION_CACHE.labels(result="hit" if raw else "miss").inc()
         return json.loads(raw) if raw else None
 
     def put(self, version: str, customer_id: str, value: dict[str, Any]) -> None:

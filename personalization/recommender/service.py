@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from personalization.metrics import serve_model
 from personalization.profile import profile_row
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.data import profile_features
@@ -184,6 +185,7 @@ class RecommendationService:
             if self._model_version is not None:
                 log.info("recommender reloaded: %s (was %s)", version, self._model_version)
             self._model, self._model_version, self._generation = model, version, generation
+            serve_model("recommender", version)
         return self._model_version, self._model
 
     def recommend(self, customer_id: str, n: int = 5) -> Recommendations:

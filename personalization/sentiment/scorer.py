@@ -14,6 +14,7 @@ Two scorers share one interface:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from personalization.metrics import serve_model
 from personalization.sentiment.lexicon import support_features
 
 log = logging.getLogger(__name__)
@@ -164,6 +166,7 @@ def load_scorer(path: Path | None = None) -> SentimentScorer:
     path = path or Path(os.environ.get("SENTIMENT_MODEL_PATH", DEFAULT_MODEL_PATH))
     if not path.is_file():
         log.warning("no sentiment model at %s; scoring with VADER and the support lexicon", path)
+        serve_model("sentiment", "lexicon")
         return LexiconScorer()
     try:
         import joblib
@@ -171,11 +174,14 @@ def load_scorer(path: Path | None = None) -> SentimentScorer:
         from personalization.embeddings import EncoderUnavailable, shared_encoder
 
         stored = joblib.load(path)
-        return TrainedScorer(stored["classifier"], shared_encoder(), meta=stored.get("meta"))
+        scorer = TrainedScorer(stored["classifier"], shared_encoder(), meta=stored.get("meta"))
+        serve_model("sentiment", hashlib.sha256(path.read_bytes()).hexdigest()[:12])
+        return scorer
     except (OSError, KeyError, ValueError, EOFError, EncoderUnavailable) as exc:
         log.warning(
             "sentiment model %s unusable (%s); scoring with VADER and the support lexicon",
             path,
             type(exc).__name__,
         )
+        serve_model("sentiment", "lexicon")
         return LexiconScorer()

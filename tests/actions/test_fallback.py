@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import REGISTRY
 from rasa_sdk import Tracker
 
-from actions.fallback import INTENT_DESCRIPTIONS, ActionAskAffirmation, intent_to_confirm
+from actions.fallback import (
+    INTENT_DESCRIPTIONS,
+    ActionAskAffirmation,
+    ActionCoreFallback,
+    intent_to_confirm,
+)
 from tests.actions.conftest import load_tracker, run_action
 
 
@@ -81,3 +87,13 @@ def test_the_yes_button_keeps_the_entities_rasa_already_found(domain: dict[str, 
     [clicked] = RegexMessageHandler().process([Message(data={"text": yes})])
     assert clicked.get("intent")["name"] == "order_status"
     assert [(e["entity"], e["value"]) for e in clicked.get("entities")] == [("date", "last week")]
+
+
+def test_each_message_not_understood_is_counted_by_stage(domain: dict[str, Any]) -> None:
+    def count(stage: str) -> float:
+        return REGISTRY.get_sample_value("shopbot_fallbacks_total", {"stage": stage}) or 0
+
+    first, next_step = count("first"), count("next_step")
+    run_action(ActionAskAffirmation(), load_tracker("fallback_after_gibberish"), domain)
+    run_action(ActionCoreFallback(), load_tracker("fallback_after_gibberish"), domain)
+    assert (count("first"), count("next_step")) == (first + 1, next_step + 1)

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from actions import personalization_client
 from actions.gateways.articles import article_store
@@ -151,8 +152,15 @@ def test_no_relevant_article_is_said_as_such(fakes: Fakes, domain: dict[str, Any
 def test_a_ticket_that_cannot_be_opened_gives_other_ways_to_reach_us(
     fakes: Fakes, domain: dict[str, Any]
 ) -> None:
+    before = (
+        REGISTRY.get_sample_value("shopbot_handoffs_total", {"reason": "customer_request"}) or 0
+    )
     result = run_action(ActionHandoff(), journey_tracker("a person please"), domain)
     assert responses(result) == ["utter_handoff_unavailable"]
+    assert (
+        REGISTRY.get_sample_value("shopbot_handoffs_total", {"reason": "customer_request"})
+        == before + 1
+    ), "counted: the customer asked for a person, reached or not"
 
 
 # --- sign-in ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from prometheus_client import REGISTRY
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -82,3 +83,20 @@ def test_a_failure_inside_rasa_gets_the_trouble_reply() -> None:
         raise RuntimeError("the customer wrote: my card is 4111 1111 1111 1111")
 
     assert handled("hi", rasa) == ([TROUBLE_REPLY], ["hi"])
+
+
+def test_every_message_is_timed_per_channel_refused_or_answered() -> None:
+    def seen() -> float:
+        return REGISTRY.get_sample_value("shopbot_message_seconds_count", {"channel": "test"}) or 0
+
+    before = seen()
+
+    async def slow(message: UserMessage) -> None:
+        await asyncio.sleep(0.05)
+        await message.output_channel.send_text_message(message.sender_id, "Hello!")
+
+    assert handled("hi", slow)[0] == ["Hello!"]
+    assert handled(" ", slow)[0] == [BLANK_REPLY]
+    assert seen() == before + 2
+    total = REGISTRY.get_sample_value("shopbot_message_seconds_sum", {"channel": "test"})
+    assert total is not None and total >= 0.05

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import redis
+from prometheus_client import REGISTRY
 
 from personalization.recommender.cache import RecommendationCache
 
 
 def test_put_get_with_ttl(cache: RecommendationCache) -> None:
+    def looked_up(result: str) -> float:
+        return (
+            REGISTRY.get_sample_value("shopbot_recommendation_cache_total", {"result": result}) or 0
+        )
+
+    hits, misses = looked_up("hit"), looked_up("miss")
     value = {"customer_id": "cust-1", "items": [{"stock_code": "A"}], "source": "model"}
     assert cache.get("v1", "cust-1") is None
     cache.put("v1", "cust-1", value)
     assert cache.get("v1", "cust-1") == value
+    assert (looked_up("hit"), looked_up("miss")) == (hits + 1, misses + 1)
     assert cache.get("v2", "cust-1") is None, "another version never sees this list"
     ttl = cache.client.ttl(cache.key("v1", "cust-1"))
     assert 0 < ttl <= cache.ttl_s
