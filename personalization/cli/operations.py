@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from personalization.cli.common import CommandError
+from personalization.drift import measures
+from personalization.drift.report import DriftReport, drift_report, save_reference
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.gate import HOLDOUT_DAYS, TOLERANCE, retrain
 from personalization.recommender.registry import ModelRegistry
@@ -50,7 +52,66 @@ def _cmd_retrain(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     return {}
 
 
+def _cmd_drift(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    if args.save_reference:
+        reference = save_reference(db, args.days, args.reason)
+        return {"saved_reference": reference, "days": args.days}
+    try:
+        report = drift_report(db, args.days)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    if args.json:
+        result = report.as_dict()
+    else:
+        print_drift(report)
+        result = {}
+    if args.fail_on_drift and report.moved:
+        raise CommandError(f"moved beyond the threshold: {', '.join(report.moved)}")
+    return result
+
+
+def print_drift(report: DriftReport) -> None:
+    ref = report.reference
+    print(
+        f"last {(report.current_to - report.current_from).days} days against "
+        f"{ref.window_from.date()} to {ref.window_to.date()} ({ref.reason})"
+    )
+    print(f"{'signal':<22}{'ref n':>8}{'now n':>8}{'PSI':>8}  {'test':<24}{'p':>9}  verdict")
+    for s in report.signals:
+        verdict = "MOVED" if s.moved else "stable"
+        if s.psi is None:
+            verdict = "n/a"
+        psi = "-" if s.psi is None else f"{s.psi:.3f}"
+        p = "-" if s.p_value is None else f"{s.p_value:.2g}"
+        print(
+            f"{s.signal:<22}{s.reference_n:>8}{s.current_n:>8}{psi:>8}  {s.test:<24}{p:>9}  "
+            f"{verdict}: {s.note}"
+        )
+    print(
+        f"moved: PSI >= {measures.PSI_MOVED}, or p < {measures.P_VALUE} with a KS distance >= "
+        f"{measures.KS_MIN_DISTANCE} or a rate changed by >= "
+        f"{measures.RATE_MIN_RELATIVE_CHANGE:.0%}"
+    )
+
+
 def register(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "drift",
+        help="compare the last days with the reference: intent confidence, fallback rate, "
+        "sentiment and recommendation click-through",
+        description="Each signal is compared with the saved reference (or, if none, with "
+        "the period before) by the population stability index and a two-sample test, and "
+        "marked MOVED beyond the threshold. --save-reference keeps the last --days as the "
+        "reference: do it once a new model has settled in.",
+    )
+    cmd.add_argument("--days", type=int, default=7, help="the period checked (default 7)")
+    cmd.add_argument("--save-reference", action="store_true", help="save, do not compare")
+    cmd.add_argument("--reason", default="saved by an operator", help="why, with --save-reference")
+    cmd.add_argument(
+        "--fail-on-drift", action="store_true", help="exit 1 if a signal moved (for cron)"
+    )
+    cmd.set_defaults(handler=_cmd_drift)
+
     cmd = commands.add_parser(
         "retrain",
         help="rebuild the segments and the recommender; switch the recommender in only if "

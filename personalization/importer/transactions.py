@@ -85,6 +85,7 @@ class ImportReport:
     products: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     rejected_lines: dict[str, list[int]] = field(default_factory=dict)
+    missing_fields: Counter[str] = field(default_factory=Counter)  # empty cells per column
     seconds: float = 0.0
 
     @property
@@ -108,6 +109,7 @@ class ImportReport:
             "products": self.products,
             "rejected_by_reason": dict(self.rejected.most_common()),
             "rejected_example_lines": self.rejected_lines,
+            "missing_fields": dict(self.missing_fields.most_common()),
             "seconds": round(self.seconds, 2),
             "rows_per_second": round(self.rows_per_second),
         }
@@ -197,6 +199,9 @@ def _invoices(
                 yield current, lines  # type: ignore[misc]
             current, lines, seen_rows = invoice, [], set()
         key = tuple(row.get(column) or "" for column in REQUIRED_COLUMNS)
+        report.missing_fields.update(
+            c for c, v in zip(REQUIRED_COLUMNS, key, strict=True) if not v.strip()
+        )
         if key in seen_rows:
             parsed: Line | str = "exact duplicate of an earlier row"
         else:
@@ -299,7 +304,24 @@ class TransactionImporter:
             report.rows_read,
             report.seconds,
         )
+        self._record_run(path.name, report)
         return report
+
+    def _record_run(self, source: str, report: ImportReport) -> None:
+        """Keep what the import rejected and what was missing, for the data-quality view."""
+        with self._db.cursor() as cur:
+            cur.execute(
+                """INSERT INTO import_runs
+                       (source, rows_read, rows_imported, rejected, missing_fields)
+                   VALUES (%s, %s, %s, %s, %s)""",
+                (
+                    source,
+                    report.rows_read,
+                    report.rows_imported,
+                    psycopg2.extras.Json(dict(report.rejected)),
+                    psycopg2.extras.Json(dict(report.missing_fields)),
+                ),
+            )
 
     def _recompute_order_totals(self) -> None:
         """Totals from the stored lines: an invoice split across the file adds up correctly."""

@@ -138,6 +138,21 @@ def test_import_writes_orders_returns_and_reports_rejects(db: Database, tmp_path
     assert order == {"customer_id": alice, "total": Decimal("20.00")}, "2×3 + 10 + 4 (late line)"
     assert returned == {"quantity": 1, "customer_id": alice}
     assert customer == {"display_name": None, "country": "United Kingdom"}
+    assert dict(report.missing_fields) == {"CustomerID": 1}
+    with db.cursor() as cur:
+        cur.execute(
+            "SELECT source, rows_read, rows_imported, rejected, missing_fields FROM import_runs"
+        )
+        runs = cur.fetchall()
+    assert runs == [
+        {
+            "source": "orders.csv.gz",
+            "rows_read": 9,
+            "rows_imported": 5,
+            "rejected": dict(report.rejected),
+            "missing_fields": {"CustomerID": 1},
+        }
+    ]
 
 
 def test_reimporting_the_same_file_changes_nothing(db: Database, tmp_path: Path) -> None:
