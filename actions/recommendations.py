@@ -410,7 +410,8 @@ async def _shown(
     codes = [item["stock_code"] for item in items]
     if customer_id:
         store = recommendation_store()
-        await store.record(customer_id, "recommendation_shown", codes, tracker.sender_id)
+        reasons = {item["stock_code"]: str(item.get("reason_kind") or "other") for item in items}
+        await store.record(customer_id, "recommendation_shown", codes, tracker.sender_id, reasons)
     return [SlotSet("shown_products", codes), SlotSet(REQUEST_SLOT, request)]
 
 

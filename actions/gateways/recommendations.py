@@ -29,9 +29,15 @@ class RecommendationGateway(Protocol):
         ...
 
     async def record(
-        self, customer_id: str, kind: str, codes: list[str], conversation_id: str
+        self,
+        customer_id: str,
+        kind: str,
+        codes: list[str],
+        conversation_id: str,
+        reasons: dict[str, str] | None = None,
     ) -> Outcome[None]:
-        """Recommendations shown or clicked, for the recommender to learn from."""
+        """Recommendations shown (with the kind of reason for each) or clicked, for the
+        recommender to learn from and the insights page to count."""
         ...
 
     async def product(self, stock_code: str) -> Outcome[dict[str, Any]]:
@@ -67,12 +73,17 @@ class StoreRecommendations:
         return await client.run("save preferences", work)
 
     async def record(
-        self, customer_id: str, kind: str, codes: list[str], conversation_id: str
+        self,
+        customer_id: str,
+        kind: str,
+        codes: list[str],
+        conversation_id: str,
+        reasons: dict[str, str] | None = None,
     ) -> Outcome[None]:
         return await client.run(
             f"record {kind}",
             lambda: record_recommendations(
-                client.database(), customer_id, kind, codes, conversation_id
+                client.database(), customer_id, kind, codes, conversation_id, reasons
             ),
         )
 

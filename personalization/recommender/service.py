@@ -110,22 +110,23 @@ def reason_for(
     country: str | None,
     taste: dict[str, Any],
     because: dict[str, str],
-) -> str:
-    """One line on why an item is shown, from the most specific evidence there is."""
+) -> tuple[str, str]:
+    """Why an item is shown, from the most specific evidence there is: its kind (what the
+    insights page counts clicks by) and one line the customer can understand."""
     interests, budget = taste.get("interests") or set(), taste.get("budget")
     if item.get("category") in interests:
         within = budget is not None and (item.get("unit_price") or 0) <= budget
-        return f"Matches your interest in {item['category']}" + (
+        return "stated_interest", f"Matches your interest in {item['category']}" + (
             f" and your £{budget:g} budget" if within else ""
         )
     bought = because.get(item["stock_code"])
     if bought:
-        return f"Because you bought {bought.strip().capitalize()}"
+        return "bought_before", f"Because you bought {bought.strip().capitalize()}"
     if source in ("model", "features", "segment popularity"):
-        return "Customers like you also bought this"
+        return "similar_customers", "Customers like you also bought this"
     if source == "country popularity" and country:
-        return f"Popular with shoppers in {country}"
-    return "One of our best sellers right now"
+        return "country_popular", f"Popular with shoppers in {country}"
+    return "best_seller", "One of our best sellers right now"
 
 
 class RecommendationService:
@@ -235,6 +236,7 @@ class RecommendationService:
         if request.like is not None:
             for item in picks.items:
                 if item.get("category") == request.like.category:
+                    item["reason_kind"] = "like_product"
                     item["reason"] = f"Like the {request.like.name}"
         return RequestedRecommendations(
             customer_id, request, picks.items, source, version, picks.relaxed, picks.kept
@@ -289,7 +291,9 @@ class RecommendationService:
             }
             because = {code: names[owned] for code, owned in closest.items() if names.get(owned)}
         for item in items:
-            item["reason"] = reason_for(item, source, profile.country, taste, because)
+            item["reason_kind"], item["reason"] = reason_for(
+                item, source, profile.country, taste, because
+            )
 
     def _profile(self, customer_id: str) -> _Profile:
         with self._db.cursor() as cur:

@@ -61,15 +61,26 @@ def find_product(db: Database, stock_code: str) -> dict[str, Any] | None:
 
 
 def record_recommendations(
-    db: Database, customer_id: str, kind: str, codes: list[str], conversation_id: str
+    db: Database,
+    customer_id: str,
+    kind: str,
+    codes: list[str],
+    conversation_id: str,
+    reasons: dict[str, str] | None = None,
 ) -> None:
-    """Shown and clicked recommendations, as interactions the recommender can learn from."""
+    """Shown and clicked recommendations, as interactions the recommender can learn from;
+    a shown one keeps the kind of reason it was shown for (``reason_for``)."""
     if kind not in ("recommendation_shown", "recommendation_clicked") or not codes:
         return
+    reasons = reasons or {}
     with db.cursor() as cur:
         cur.executemany(
             """INSERT INTO interactions (customer_id, kind, item_id, context)
-               SELECT %s, %s, %s, jsonb_build_object('conversation_id', %s::text)
+               SELECT %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(
+                   'conversation_id', %s::text, 'reason', %s::text))
                WHERE EXISTS (SELECT 1 FROM customers WHERE id = %s)""",
-            [(customer_id, kind, code, conversation_id, customer_id) for code in codes],
+            [
+                (customer_id, kind, code, conversation_id, reasons.get(code), customer_id)
+                for code in codes
+            ],
         )

@@ -216,7 +216,12 @@ class FakeRecommendations:
         return DOWN if self.down else Outcome.success(None)
 
     async def record(
-        self, customer_id: str, kind: str, codes: list[str], conversation_id: str
+        self,
+        customer_id: str,
+        kind: str,
+        codes: list[str],
+        conversation_id: str,
+        reasons: dict[str, str] | None = None,
     ) -> Outcome[None]:
         self.recorded.append((customer_id, kind, codes))
         return DOWN if self.down else Outcome.success(None)

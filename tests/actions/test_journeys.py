@@ -364,6 +364,18 @@ def test_recommendations_are_shown_with_buttons_and_clicks_recorded(
         {"kind": "recommendation_clicked", "n": 1},
         {"kind": "recommendation_shown", "n": 4},
     ]
+    reasons = fetch(
+        store_with_demo_shop,
+        "SELECT DISTINCT context ->> 'reason' AS reason FROM interactions "
+        "WHERE kind = 'recommendation_shown'",
+    )
+    assert {r["reason"] for r in reasons} <= {
+        "stated_interest",
+        "bought_before",
+        "similar_customers",
+        "country_popular",
+        "best_seller",
+    } and reasons, "each impression keeps why it was shown, for the insights page"
 
 
 def test_the_web_chat_gets_cards_with_name_price_and_why(
