@@ -321,6 +321,54 @@ class TrackerWindowSettings:
 
 
 @dataclass(frozen=True)
+class DemoTrafficSettings:
+    """Simulated conversations the stack writes once into the demo shop (0: none), so its
+    insights page, experiment reports and drift check have something to show."""
+
+    conversations: int = 600
+    days: int = 28
+
+    @classmethod
+    def from_env(cls) -> DemoTrafficSettings:
+        settings = cls(
+            conversations=_int_env("DEMO_TRAFFIC_CONVERSATIONS", 600),
+            days=_int_env("DEMO_TRAFFIC_DAYS", 28),
+        )
+        if settings.conversations < 0 or settings.days < 1:
+            raise ConfigurationError(
+                "DEMO_TRAFFIC_CONVERSATIONS must be 0 or more and DEMO_TRAFFIC_DAYS at least 1"
+            )
+        return settings
+
+
+@dataclass(frozen=True)
+class InsightsSettings:
+    """The operators' insights page: who may see it, where it listens, what it shows."""
+
+    token: str = ""
+    host: str = "127.0.0.1"
+    port: int = 5057
+    default_days: int = 28
+    cache_s: float = 60.0
+    statement_timeout_ms: int = 30_000
+    session_hours: int = 8
+
+    @classmethod
+    def from_env(cls) -> InsightsSettings:
+        token = os.environ.get("OPERATOR_TOKEN", "").strip()
+        if token and len(token) < 16:
+            raise ConfigurationError("OPERATOR_TOKEN must be at least 16 characters")
+        return cls(
+            token=token,
+            host=os.environ.get("INSIGHTS_HOST", "").strip() or "127.0.0.1",
+            port=_int_env("INSIGHTS_PORT", 5057),
+            default_days=_int_env("INSIGHTS_DAYS", 28),
+            cache_s=_float_env("INSIGHTS_CACHE_S", 60.0),
+            statement_timeout_ms=_int_env("INSIGHTS_STATEMENT_TIMEOUT_MS", 30_000),
+        )
+
+
+@dataclass(frozen=True)
 class ActionDeadlineSettings:
     """How long an action waits for one store call (`ACTION_IO_TIMEOUT_S`).
 

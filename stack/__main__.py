@@ -34,10 +34,12 @@ from personalization.settings import (
     ClusterSettings,
     ConfigurationError,
     DatabaseSettings,
+    DemoTrafficSettings,
     LogSettings,
     SupervisorSettings,
     TokenSettings,
 )
+from personalization.simulated_traffic import has_traffic, write_traffic
 from personalization.store import Database, StoreUnavailable
 from personalization.store.customers import CustomerRepository
 from personalization.store.migrate import MigrationError, migrate
@@ -65,6 +67,10 @@ def _prepare_database(env: StackEnvironment) -> None:
             segmenter.run()
         if EXPERIMENTS_FILE.exists():
             ExperimentRepository(db).sync(load_file(EXPERIMENTS_FILE))
+        demo = DemoTrafficSettings.from_env()
+        if demo.conversations and not has_traffic(db):  # something for the insights page
+            traffic = write_traffic(db, demo.conversations, demo.days)
+            log.info("simulated %d demo conversations", traffic["conversations"])
         registry = ModelRegistry(Path(env.values["RECOMMENDER_DIR"]))
         if registry.current_version() is None:
             report = train_recommender(db, registry)
@@ -177,6 +183,8 @@ def _print_ready(
             "(loopback only; calls need its secret)"
         )
     lines += [
+        f"  Insights (operators): http://{env['INSIGHTS_HOST']}:{env['INSIGHTS_PORT']}/insights/"
+        f"  (token: {data / 'operator.token'})",
         f"  Logs:               {data / 'logs'}",
         f"  Restarts, status:   {data / 'logs' / 'stack.log'}, {data / 'stack-status.json'}",
         f"  Embedded servers started by this run: {', '.join(started) or 'none'}",
@@ -287,6 +295,7 @@ def _run(args: argparse.Namespace) -> int:
                     child_env, logs, plan.model_path, listen_fd=sockets[0].fileno()
                 ),
             ]
+        servers.append(processes.insights_server(child_env, logs))
         if processes.worker_available():
             servers.append(processes.job_worker(logs))
         else:

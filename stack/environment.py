@@ -42,6 +42,8 @@ DEFAULTS: dict[str, str] = {
     "SLACK_API_URL": "https://slack.com/api/",
     "RASA_ENABLE_API": "0",
     "DEMO_MODE": "0",
+    "INSIGHTS_HOST": "127.0.0.1",
+    "INSIGHTS_PORT": "5057",
 }
 
 
@@ -145,6 +147,7 @@ def resolve(
         root, "action-server.token"
     )
     values["IDENTITY_KEY"] = environ.get("IDENTITY_KEY") or local_secret(root, "identity.key")
+    values["OPERATOR_TOKEN"] = environ.get("OPERATOR_TOKEN") or local_secret(root, "operator.token")
     if not environ.get("CUSTOMER_TOKEN_PUBLIC_KEY_FILE"):
         values["CUSTOMER_TOKEN_SECRET"] = environ.get("CUSTOMER_TOKEN_SECRET") or local_secret(
             root, "customer-token.secret"

@@ -156,6 +156,17 @@ def job_worker(logs: Path) -> ManagedProcess:
     )
 
 
+def insights_server(env: Mapping[str, str], logs: Path) -> ManagedProcess:
+    """The operators' insights page (insights/server.py), behind OPERATOR_TOKEN."""
+    host, port = env["INSIGHTS_HOST"], env["INSIGHTS_PORT"]
+    return ManagedProcess(
+        name="insights",
+        command=[sys.executable, "-m", "insights.server"],
+        ready_url=f"http://{host}:{port}/insights/health",
+        log_file=logs / "insights.log",
+    )
+
+
 def wait_until_ready(processes: list[ManagedProcess], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     pending = list(processes)

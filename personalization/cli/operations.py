@@ -8,10 +8,12 @@ from typing import Any
 from personalization.cli.common import CommandError
 from personalization.drift import measures
 from personalization.drift.report import DriftReport, drift_report, save_reference
+from personalization.experiments.simulation import EmptyPopulation
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.gate import HOLDOUT_DAYS, TOLERANCE, retrain
 from personalization.recommender.registry import ModelRegistry
 from personalization.segments import Segmenter
+from personalization.simulated_traffic import remove_traffic, write_traffic
 from personalization.store import Database
 
 
@@ -94,7 +96,29 @@ def print_drift(report: DriftReport) -> None:
     )
 
 
+def _cmd_demo_traffic(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    if args.remove:
+        return {"removed": remove_traffic(db)}
+    try:
+        return write_traffic(db, args.conversations, args.days, seed=args.seed)
+    except EmptyPopulation as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def register(commands: Any) -> None:
+    cmd = commands.add_parser(
+        "demo-traffic",
+        help="write simulated conversations (ids sim-...) for a demo shop's insights page",
+        description="Simulated customers of the shop chat over the last --days: events, "
+        "moods, feedback, tickets, recommendations and clicks, enrolled in the running "
+        "experiments. Never run it against a real shop's database; --remove deletes them.",
+    )
+    cmd.add_argument("--conversations", type=int, default=600, help="default %(default)s")
+    cmd.add_argument("--days", type=int, default=28, help="default %(default)s")
+    cmd.add_argument("--seed", type=int, default=2026, help="default %(default)s")
+    cmd.add_argument("--remove", action="store_true", help="delete the simulated conversations")
+    cmd.set_defaults(handler=_cmd_demo_traffic)
+
     cmd = commands.add_parser(
         "drift",
         help="compare the last days with the reference: intent confidence, fallback rate, "

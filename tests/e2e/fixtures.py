@@ -30,6 +30,7 @@ SLACK_SIGNING_SECRET = "e2e-signing-secret"
 SLACK_BOT_TOKEN = "xoxb-e2e-token"
 RASA_API_TOKEN = "e2e-rasa-api-token-" + uuid.uuid4().hex
 ACTION_SERVER_TOKEN = "e2e-action-server-token-" + uuid.uuid4().hex
+OPERATOR_TOKEN = "e2e-operator-token-" + uuid.uuid4().hex
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -49,7 +50,7 @@ def stack(
 ) -> Iterator[RunningStack]:
     TrainingPlan(PROJECT_ROOT).train()  # a no-op when `make test` has just trained
     data_dir = tmp_path_factory.mktemp("stack")
-    rasa_port, action_port = free_tcp_port(), free_tcp_port()
+    rasa_port, action_port, insights_port = free_tcp_port(), free_tcp_port(), free_tcp_port()
     key_prefix = f"e2e{uuid.uuid4().hex[:8]}"
     database_url = create_database(servers, "e2e")
     redis_url = servers.redis_url.rsplit("/", 1)[0] + "/1"
@@ -75,6 +76,10 @@ def stack(
         # let the brute-force test lock the other sign-in tests out. The per-identifier limit
         # stays at its default, and the per-client one is tested against the store.
         "SIGN_IN_MAX_FAILURES_PER_CLIENT": "1000",
+        # The journeys count a demo customer's rows (clicks, feedback): no simulated traffic.
+        "DEMO_TRAFFIC_CONVERSATIONS": "0",
+        "INSIGHTS_PORT": str(insights_port),
+        "OPERATOR_TOKEN": OPERATOR_TOKEN,
     }
     log = data_dir / "stack.log"
     with open(log, "wb") as out:
@@ -95,6 +100,8 @@ def stack(
         log=log,
         api_token=RASA_API_TOKEN,
         action_token=ACTION_SERVER_TOKEN,
+        insights_url=f"http://127.0.0.1:{insights_port}",
+        operator_token=OPERATOR_TOKEN,
     )
     try:
         wait_for_status(running)

@@ -55,6 +55,8 @@ class RunningStack:
     log: Path
     api_token: str = ""
     action_token: str = ""
+    insights_url: str = ""
+    operator_token: str = ""
 
     def token(
         self, customer_id: str, ttl_s: int = 900, audience: str = AUDIENCE, **overrides: object
