@@ -43,8 +43,11 @@ async def store_feedback(tracker: Tracker, kind: str, value: int) -> bool:
     style = tracker.get_slot("response_style")
     style = style if style in STYLES else None
     segment = tracker.get_slot("customer_segment") if customer_id else None
+    # A style an experiment's arm fixed teaches the bandit nothing: its counts would then
+    # depend on the other arm's traffic.
+    learn = treatment(tracker).fixed_style is None
     outcome = await feedback_store().record(
-        customer_id, tracker.sender_id, kind, value, style, segment
+        customer_id, tracker.sender_id, kind, value, style, segment, learn
     )
     return outcome.ok
 

@@ -31,6 +31,12 @@ PALETTE = ("#3b6ea5", "#e08a3c", "#5a9e6f", "#b5505a", "#7e6bb0", "#8c7a5b", "#4
 SIZE = (6.4, 2.8)
 
 
+def _plain(text: object) -> str:
+    """Text as it reads: matplotlib takes "$...$" for mathematics, and a label from the data
+    (a country, a file name) with a stray "$" would stop the whole page."""
+    return str(text).replace("$", r"\$")
+
+
 def _figure(size: tuple[float, float]) -> tuple[Figure, Axes]:
     figure = Figure(figsize=size)
     return figure, figure.subplots()
@@ -46,8 +52,8 @@ def _uri(figure: Figure) -> str:
 def empty(title: str, message: str = "No data in this period") -> str:
     figure, axes = _figure((SIZE[0], 1.2))
     axes.set_axis_off()
-    axes.set_title(title)
-    axes.text(0.5, 0.4, message, ha="center", va="center", color="#777")
+    axes.set_title(_plain(title))
+    axes.text(0.5, 0.4, _plain(message), ha="center", va="center", color="#777")
     return _uri(figure)
 
 
@@ -58,14 +64,14 @@ def stacked_days(title: str, rows: Sequence[dict], day: str, series: str, value:
     days: list[date] = sorted({r[day] for r in rows})
     by_series: dict[str, dict[date, float]] = defaultdict(dict)
     for r in rows:
-        by_series[str(r[series])][r[day]] = float(r[value])
+        by_series[_plain(r[series])][r[day]] = float(r[value])
     figure, axes = _figure(SIZE)
     bottom = [0.0] * len(days)
     for n, (name, values) in enumerate(sorted(by_series.items())):
         heights = [values.get(d, 0.0) for d in days]
         axes.bar(days, heights, bottom=bottom, label=name, color=PALETTE[n % len(PALETTE)])
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
-    axes.set_title(title)
+    axes.set_title(_plain(title))
     axes.legend(frameon=False, fontsize=8, ncol=4)
     figure.autofmt_xdate()
     return _uri(figure)
@@ -76,7 +82,7 @@ def line_days(title: str, days: Sequence[date], values: Sequence[float], percent
         return empty(title)
     figure, axes = _figure(SIZE)
     axes.plot(days, [v * 100 if percent else v for v in values], marker="o", color=PALETTE[3])
-    axes.set_title(title)
+    axes.set_title(_plain(title))
     if percent:
         axes.set_ylabel("%")
     axes.set_ylim(bottom=0)
@@ -118,12 +124,14 @@ def bars(
     if reference is not None:
         axes.axvline(reference * scale, color="#999", linestyle="--", linewidth=1)
     axes.set_yticks(positions)
-    axes.set_yticklabels([str(labels[i]) for i, _ in present])
+    axes.set_yticklabels([_plain(labels[i]) for i, _ in present])
     axes.invert_yaxis()
     if notes is not None:
         for pos, (i, value) in zip(positions, present, strict=True):
-            axes.text(value * scale, pos, f"  {notes[i]}", va="center", fontsize=7, color="#444")
-    axes.set_title(title)
+            axes.text(
+                value * scale, pos, f"  {_plain(notes[i])}", va="center", fontsize=7, color="#444"
+            )
+    axes.set_title(_plain(title))
     if percent:
         axes.set_xlabel("%")
     return _uri(figure)
@@ -144,7 +152,7 @@ def shares(title: str, labels: Sequence[str], counts: Sequence[int]) -> str:
             axes.text(
                 left + width / 2,
                 0,
-                f"{label} {width:.0f}%",
+                f"{_plain(label)} {width:.0f}%",
                 ha="center",
                 va="center",
                 color="white",
@@ -153,5 +161,5 @@ def shares(title: str, labels: Sequence[str], counts: Sequence[int]) -> str:
         left += width
     axes.set_xlim(0, 100)
     axes.set_yticks([])
-    axes.set_title(title)
+    axes.set_title(_plain(title))
     return _uri(figure)

@@ -135,33 +135,35 @@ def experiment_sections(overview: Overview) -> list[dict[str, Any]]:
 def audit_sections(overview: Overview) -> list[dict[str, Any]]:
     sections = []
     for audit in overview.audits:
-        groups = audit.groups
-        labels = [f"{g.name}{'' if g.compared else ' (few)'}" for g in groups]
+        shown = [g for g in audit.groups if g.compared]
+        labels = [g.name for g in shown]
+        notes = [f"{g.customers} customers" for g in shown]
         sections.append(
             {
                 "dimension": audit.dimension,
                 "flags": audit.flags,
                 "gaps": audit.gaps,
+                "few": [g.name for g in audit.groups if not g.compared],
                 "charts": [
                     charts.bars(
-                        f"Conversations shown recommendations, by {audit.dimension}",
+                        f"Share of conversations shown recommendations, by {audit.dimension}",
                         labels,
-                        [g.exposure_rate for g in groups],
+                        [g.exposure_rate for g in shown],
                         percent=True,
-                        notes=[f"n={g.conversations}" for g in groups],
+                        notes=notes,
                     ),
                     charts.bars(
                         f"Hand-off rate by {audit.dimension}",
                         labels,
-                        [g.handoff_rate for g in groups],
+                        [g.handoff_rate for g in shown],
                         percent=True,
-                        notes=[f"n={g.conversations}" for g in groups],
+                        notes=notes,
                     ),
                     charts.bars(
                         f"CSAT by {audit.dimension}",
                         labels,
-                        [g.csat for g in groups],
-                        notes=[f"n={g.csat_n}" for g in groups],
+                        [g.csat for g in shown],
+                        notes=[f"{g.csat_n} customers rated" for g in shown],
                     ),
                 ],
             }

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import html
 import logging
+import re
 import sys
 import time
 from dataclasses import replace
@@ -33,10 +34,14 @@ from personalization.insights.overview import Overview, build_overview
 from personalization.insights.queries import InsightsRepository
 from personalization.settings import ConfigurationError, DatabaseSettings, InsightsSettings
 from personalization.store import Database, StoreUnavailable
+from stack import log_privacy
 
 log = logging.getLogger(__name__)
 
 COOKIE = "insights_session"
+_DAYS = re.compile(r"[0-9]{1,3}")
+# Only a token is ever posted here: anything larger is refused before it is read.
+MAX_REQUEST_BYTES = 16 * 1024
 OPEN_PATHS = {"/insights/health", "/insights/login"}
 LOCKOUT_FAILURES = 10
 LOCKOUT_S = 15 * 60
@@ -94,7 +99,10 @@ class Lockout:
     def locked(self, client: str, now: float | None = None) -> bool:
         now = now or time.monotonic()
         recent = [t for t in self._failures.get(client, []) if now - t < LOCKOUT_S]
-        self._failures[client] = recent
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
         return len(recent) >= LOCKOUT_FAILURES
 
     def fail(self, client: str, now: float | None = None) -> None:
@@ -103,6 +111,8 @@ class Lockout:
 
 def create_app(settings: InsightsSettings, db: Database, name: str = "insights") -> Sanic:
     app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
+    building = asyncio.Lock()  # one page build at a time: each scans the events table
     sessions = Sessions(settings.token, settings.session_hours) if settings.token else None
     lockout = Lockout()
     cache: dict[int, tuple[float, Overview]] = {}
@@ -112,9 +122,17 @@ def create_app(settings: InsightsSettings, db: Database, name: str = "insights")
     def authorised(request: Request) -> bool:
         if not settings.token or sessions is None:
             return False
+        if sessions.valid(request.cookies.get(COOKIE)):
+            return True
+        if not request.headers.get("authorization"):
+            return False
+        client = _client(request)
+        if lockout.locked(client):
+            return False
         if presents(request.headers.get("authorization"), settings.token):
             return True
-        return sessions.valid(request.cookies.get(COOKIE))
+        lockout.fail(client)  # a wrong bearer token is a guess like a wrong form entry
+        return False
 
     @app.on_request
     async def require_operator(request: Request) -> HTTPResponse | None:
@@ -139,7 +157,7 @@ def create_app(settings: InsightsSettings, db: Database, name: str = "insights")
 
     @app.post("/insights/login")
     async def login(request: Request) -> HTTPResponse:
-        client = request.remote_addr or request.ip or "unknown"
+        client = _client(request)
         if lockout.locked(client):
             return response.html(
                 LOGIN_PAGE.format(
@@ -173,18 +191,23 @@ def create_app(settings: InsightsSettings, db: Database, name: str = "insights")
     @app.get("/insights/logout")
     async def logout(_request: Request) -> HTTPResponse:
         reply = response.redirect("/insights/login")
-        del reply.cookies[COOKIE]
+        reply.cookies[COOKIE] = ""
+        reply.cookies[COOKIE]["path"] = "/insights"  # the cookie's own path, or it stays
+        reply.cookies[COOKIE]["max-age"] = 0
         return reply
 
     async def overview_for(days: int) -> Overview:
-        kept = cache.get(days)
-        if kept is not None and time.monotonic() - kept[0] < settings.cache_s:
-            return kept[1]
-        built = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: build_overview(db, days)
-        )
-        cache[days] = (time.monotonic(), built)
-        return built
+        async with building:
+            kept = cache.get(days)
+            if kept is not None and time.monotonic() - kept[0] < settings.cache_s:
+                return kept[1]
+            built = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: build_overview(db, days)
+            )
+            for stale in [d for d, (at, _) in cache.items() if time.monotonic() - at > 3600]:
+                del cache[stale]
+            cache[days] = (time.monotonic(), built)
+            return built
 
     @app.get("/insights/")
     async def page(request: Request) -> HTTPResponse:
@@ -226,11 +249,17 @@ def create_app(settings: InsightsSettings, db: Database, name: str = "insights")
     return app
 
 
+def _client(request: Request) -> str:
+    """The peer's address. Behind a proxy every operator shares the proxy's: keep the page on
+    a private address, or put the proxy's own authentication in front of it."""
+    return request.ip or "unknown"
+
+
 def _days(request: Request, default: int) -> int | None:
     raw = request.args.get("days")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 366:
+    if not _DAYS.fullmatch(raw) or not 1 <= int(raw) <= 366:
         return None
     return int(raw)
 
@@ -248,6 +277,7 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    log_privacy.install()
     try:
         settings = InsightsSettings.from_env()
         database = DatabaseSettings.from_env()

@@ -9,6 +9,8 @@ ids, no text): only small fixed vocabularies such as a channel or a reason.
 
 from __future__ import annotations
 
+import threading
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -150,15 +152,18 @@ MODEL_VERSION = Gauge(
 
 
 _served_versions: dict[str, str] = {}
+_served_lock = threading.Lock()
 
 
 def serve_model(model: str, version: str | None) -> None:
-    """Show ``version`` as the one this process serves for ``model`` (only that one)."""
+    """Show ``version`` as the one this process serves for ``model`` (only that one; "none"
+    when it serves none)."""
     version = version or "none"
-    previous = _served_versions.get(model)
-    if previous == version:
-        return
-    if previous is not None:
-        MODEL_VERSION.remove(model, previous)
-    MODEL_VERSION.labels(model=model, version=version).set(1)
-    _served_versions[model] = version
+    with _served_lock:
+        previous = _served_versions.get(model)
+        if previous == version:
+            return
+        if previous is not None:
+            MODEL_VERSION.remove(model, previous)
+        MODEL_VERSION.labels(model=model, version=version).set(1)
+        _served_versions[model] = version

@@ -16,7 +16,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from personalization.experiments.assignment import Unit
-from personalization.experiments.repository import ExperimentRepository
+from personalization.experiments.repository import (
+    ExperimentRepository,
+    delete_unexposed_assignments,
+)
 from personalization.experiments.simulation import (
     SimulatedCustomer,
     conversation,
@@ -109,6 +112,7 @@ def _write_one(
         if experiment.factor == "response_style" and setting != "bandit":
             style = str(setting)
     segment = customer.segment if customer else None
+    learn = style is None  # an arm's fixed style teaches the bandit nothing
     style = style or bandit.choose(segment)
     stand_in = customer or SimulatedCustomer(
         conversation_id, "anonymous", 1, 0.0, rng.choice(STYLES)
@@ -179,7 +183,7 @@ def _write_one(
             counts["shown"] += outcome.recommendations_shown
     for kind, value in feedback:
         success = is_success(kind, value)
-        if success is not None:
+        if learn and success is not None:
             bandit.reward(segment, style, success)
 
 
@@ -244,7 +248,8 @@ def has_traffic(db: Database) -> bool:
 
 
 def remove_traffic(db: Database) -> dict[str, int]:
-    """Delete every simulated conversation's records (the bandit's counts stay learnt)."""
+    """Delete every simulated conversation's records, and the assignments left with no
+    conversation (the bandit's counts stay learnt)."""
     removed: dict[str, int] = {}
     like = f"{PREFIX}%"
     with db.cursor() as cur:
@@ -260,8 +265,5 @@ def remove_traffic(db: Database) -> dict[str, int]:
             removed[table] = cur.rowcount
         cur.execute("DELETE FROM interactions WHERE context ->> 'conversation_id' LIKE %s", (like,))
         removed["interactions"] = cur.rowcount
-        cur.execute(
-            "DELETE FROM experiment_assignments WHERE unit_id LIKE %s", (f"conversation:{like}",)
-        )
-        removed["experiment_assignments"] = cur.rowcount
+        removed["experiment_assignments"] = delete_unexposed_assignments(cur)
     return removed

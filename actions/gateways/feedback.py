@@ -20,8 +20,10 @@ class Feedback(Protocol):
         value: int,
         style: str | None,
         segment: str | None,
+        learn: bool = True,
     ) -> Outcome[None]:
-        """Store the feedback and reward the style it judged (refused: off its scale)."""
+        """Store the feedback and, with ``learn``, reward the style it judged in the bandit
+        (refused: off its scale)."""
         ...
 
 
@@ -34,12 +36,13 @@ class StoreFeedback:
         value: int,
         style: str | None,
         segment: str | None,
+        learn: bool = True,
     ) -> Outcome[None]:
         def work() -> None:
             db = client.database()
             record_feedback(db, customer_id, conversation_id, kind, value, style)
             success = is_success(kind, value)
-            if style is not None and success is not None:
+            if learn and style is not None and success is not None:
                 StyleBandit(db).reward(segment, style, success)
 
         return await client.run("feedback", work)

@@ -19,6 +19,7 @@ from personalization.experiments.simulation import (
     EmptyPopulation,
     aa_false_positive_rate,
     bandit_regret,
+    guardrail_false_stops,
     load_population,
     power,
 )
@@ -125,15 +126,23 @@ def _cmd_guard(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     return {"stopped": stopped or "none"}
 
 
+def _cmd_resume(args: argparse.Namespace, db: Database) -> dict[str, Any]:
+    if not ExperimentRepository(db).resume_arm(args.name, args.arm):
+        raise CommandError(f"arm {args.arm} of {args.name} is not stopped")
+    return {"resumed": f"{args.name}: {args.arm}"}
+
+
 def _cmd_simulate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     try:
         population = load_population(db, random.Random(args.seed))
     except EmptyPopulation as exc:
         raise CommandError(str(exc)) from exc
     aa = aa_false_positive_rate(population, args.runs, args.customers, args.seed)
+    stops = guardrail_false_stops(population, args.runs, args.customers, args.seed + 1)
     result: dict[str, Any] = {
         "population": len(population),
         "aa_false_positive_rate": _rate(aa),
+        "guardrail_false_stop_rate": _rate(stops),
         "power": {},
     }
     for customers in args.power_customers:
@@ -148,6 +157,11 @@ def _cmd_simulate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     print(
         f"A/A: {aa.hits}/{aa.runs} runs claim a difference = {aa.rate:.3f} "
         f"(95% CI {low:.3f}-{high:.3f}) at {args.customers} customers per run"
+    )
+    low, high = stops.interval
+    print(
+        f"guardrail: {stops.hits}/{stops.runs} runs stop one of two identical arms = "
+        f"{stops.rate:.3f} (95% CI {low:.3f}-{high:.3f})"
     )
     for customers, rate in result["power"].items():
         print(
@@ -211,6 +225,11 @@ def register(commands: Any) -> None:
 
     cmd = sub.add_parser("guard", help="stop any arm a guardrail metric shows worse")
     cmd.set_defaults(handler=_cmd_guard)
+
+    cmd = sub.add_parser("resume", help="serve a stopped arm again (after a look at why)")
+    cmd.add_argument("name")
+    cmd.add_argument("arm")
+    cmd.set_defaults(handler=_cmd_resume)
 
     cmd = sub.add_parser(
         "simulate",

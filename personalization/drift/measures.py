@@ -19,6 +19,7 @@ PSI_MOVED = 0.2
 P_VALUE = 0.01
 KS_MIN_DISTANCE = 0.1
 RATE_MIN_RELATIVE_CHANGE = 0.25
+SHARE_MIN_CHANGE = 0.10
 MIN_SAMPLES = 30
 _EPSILON = 1e-4
 
@@ -43,10 +44,12 @@ class SignalDrift:
 
 def psi(reference: Sequence[float], current: Sequence[float], bins: int = 10) -> float:
     """PSI over the reference's quantile bins (ties collapse bins, never empty ones)."""
-    edges = np.unique(np.quantile(np.asarray(reference, dtype=float), np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:
-        edges = np.array([edges[0] - 0.5, edges[0] + 0.5])
-    edges[0], edges[-1] = -np.inf, np.inf
+    values = np.asarray(reference, dtype=float)
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)))
+    if len(edges) < 2:  # one value: below it, and from it on
+        edges = np.array([-np.inf, edges[0], np.inf])
+    else:
+        edges[0], edges[-1] = -np.inf, np.inf
     ref = np.histogram(reference, edges)[0] / len(reference)
     cur = np.histogram(current, edges)[0] / len(current)
     return _psi(ref, cur)
@@ -130,7 +133,8 @@ def rate(signal: str, reference: tuple[int, int], current: tuple[int, int]) -> S
 
 
 def categorical(signal: str, reference: dict[str, int], current: dict[str, int]) -> SignalDrift:
-    """Shares of labels (negative, neutral, positive): PSI and the chi-square test."""
+    """Shares of labels (negative, neutral, positive): PSI and the chi-square test; moved
+    when PSI says so, or the test is significant and a share changed by 10 points."""
     ref_n, cur_n = sum(reference.values()), sum(current.values())
     if min(ref_n, cur_n) < MIN_SAMPLES:
         return SignalDrift(
@@ -151,6 +155,7 @@ def categorical(signal: str, reference: dict[str, int], current: dict[str, int])
     table = table[:, table.sum(axis=0) > 0]
     chi2, p, _, _ = stats.chi2_contingency(table)
     index = psi_of_shares(reference, current)
+    largest = max(abs(reference.get(k, 0) / ref_n - current.get(k, 0) / cur_n) for k in keys)
     shares = ", ".join(
         f"{k} {reference.get(k, 0) / ref_n:.2f}->{current.get(k, 0) / cur_n:.2f}" for k in keys
     )
@@ -164,7 +169,7 @@ def categorical(signal: str, reference: dict[str, int], current: dict[str, int])
         "chi-square",
         float(chi2),
         float(p),
-        index >= PSI_MOVED,
+        index >= PSI_MOVED or (p < P_VALUE and largest >= SHARE_MIN_CHANGE),
         shares,
     )
 

@@ -14,16 +14,21 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from scipy import stats
 
 from personalization.experiments.definition import METRICS, Experiment
 
 ALPHA = 0.05
-#: A guardrail stops an arm only on strong evidence, checked one-sided against the control,
-#: because it is checked again and again while the experiment runs.
+#: The guardrail's chance of stopping a harmless arm, over its whole life however often it is
+#: checked: it looks only when the smaller of the two arms reaches one of `GUARDRAIL_LOOKS`
+#: units, at those first units of each arm (by their first conversation), so a look is the
+#: same test whenever it is run; the one-sided tests of every look and guardrail metric share
+#: this alpha (Bonferroni).
 GUARDRAIL_ALPHA = 0.01
-GUARDRAIL_MIN_UNITS = 50
+GUARDRAIL_LOOKS = (50, 100, 200, 400, 800, 1600, 3200, 6400)
+GUARDRAIL_MIN_UNITS = GUARDRAIL_LOOKS[0]
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class ConversationOutcome:
 
     arm: str
     unit_id: str
+    started_at: datetime | None = None
     csat: float | None = None
     thumbs_up: float | None = None  # share of thumbs that were up
     handed_off: bool = False
@@ -234,24 +240,57 @@ def guardrail_breaches(
     experiment: Experiment, outcomes: Iterable[ConversationOutcome]
 ) -> dict[str, str]:
     """Arms a guardrail metric shows significantly worse than the control, with the reason."""
-    values = unit_values(outcomes)
+    outcomes = list(outcomes)
+    order = _units_in_order(outcomes)
     control = experiment.control_arm
+    per_test = GUARDRAIL_ALPHA / (len(GUARDRAIL_LOOKS) * max(1, len(experiment.guardrails)))
     breaches: dict[str, str] = {}
     for arm in (a.name for a in experiment.arms):
         if arm == control or arm in experiment.stopped_arms:
             continue
-        for metric in experiment.guardrails:
-            treated, base = values[arm][metric], values[control][metric]
-            if min(len(treated), len(base)) < GUARDRAIL_MIN_UNITS:
-                continue
-            result = compare(arm, metric, treated, base)
-            if result.p_value is None or result.better:
-                continue
-            one_sided = result.p_value / 2
-            if one_sided < GUARDRAIL_ALPHA:
-                breaches[arm] = (
-                    f"guardrail {metric}: {result.difference:+.3g} against {control}, "
-                    f"one-sided p = {one_sided:.2g} over {len(treated)} and {len(base)} units"
-                )
+        for look in GUARDRAIL_LOOKS:
+            if min(len(order.get(arm, [])), len(order.get(control, []))) < look:
+                break
+            included = set(order[arm][:look]) | set(order[control][:look])
+            values = unit_values(o for o in outcomes if o.unit_id in included)
+            reason = _breach(experiment, arm, values, per_test, look)
+            if reason:
+                breaches[arm] = reason
                 break
     return breaches
+
+
+def _units_in_order(outcomes: list[ConversationOutcome]) -> dict[str, list[str]]:
+    """Each arm's units by their first conversation (then by id, for equal times)."""
+    first: dict[tuple[str, str], datetime] = {}
+    latest = datetime.max.replace(tzinfo=timezone.utc)
+    for o in outcomes:
+        key = (o.arm, o.unit_id)
+        at = o.started_at or latest
+        first[key] = min(first.get(key, at), at)
+    order: dict[str, list[str]] = defaultdict(list)
+    for (arm, unit), _ in sorted(first.items(), key=lambda kv: (kv[1], kv[0][1])):
+        order[arm].append(unit)
+    return order
+
+
+def _breach(
+    experiment: Experiment,
+    arm: str,
+    values: dict[str, dict[str, list[float]]],
+    per_test: float,
+    look: int,
+) -> str | None:
+    control = experiment.control_arm
+    for metric in experiment.guardrails:
+        result = compare(arm, metric, values[arm][metric], values[control][metric])
+        if result.p_value is None or result.better:
+            continue
+        one_sided = result.p_value / 2
+        if one_sided < per_test:
+            return (
+                f"guardrail {metric}: {result.difference:+.3g} against {control} at the "
+                f"look of {look} units per arm, one-sided p = {one_sided:.2g} "
+                f"(under {per_test:.2g})"
+            )
+    return None

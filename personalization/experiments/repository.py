@@ -9,7 +9,7 @@ from psycopg2.extras import Json
 
 from personalization.experiments.analysis import ConversationOutcome
 from personalization.experiments.assignment import Unit, assigned_arm, served_arm
-from personalization.experiments.definition import Arm, Experiment
+from personalization.experiments.definition import Arm, Experiment, ExperimentDefinitionError
 from personalization.store import Database
 
 
@@ -27,11 +27,14 @@ class ExperimentRepository:
         return self._db.settings.url
 
     def sync(self, experiments: list[Experiment], now: datetime | None = None) -> dict[str, Any]:
-        """Store the file's experiments; one missing from the file stops now (its data stays)."""
+        """Store the file's experiments. One missing from the file stops now (its data stays
+        for the report), or is deleted if it has not started. An arm that units were already
+        assigned to cannot be removed or renamed: their assignment is for good."""
         now = now or datetime.now(timezone.utc)
         names = [e.name for e in experiments]
         with self._db.cursor() as cur:
             for experiment in experiments:
+                self._check_arms_kept(cur, experiment)
                 row = experiment.as_row()
                 cur.execute(
                     """INSERT INTO experiments (name, factor, description, arms, control_arm,
@@ -47,14 +50,36 @@ class ExperimentRepository:
                     {**row, "arms": Json(row["arms"])},
                 )
             cur.execute(
+                """DELETE FROM experiments e WHERE NOT (name = ANY(%s)) AND starts_at > %s
+                     AND NOT EXISTS (SELECT 1 FROM experiment_assignments a
+                                     WHERE a.experiment = e.name)
+                   RETURNING name""",
+                (names, now),
+            )
+            cancelled = sorted(r["name"] for r in cur.fetchall())
+            cur.execute(
                 """UPDATE experiments SET stops_at = %s, updated_at = now()
                    WHERE NOT (name = ANY(%s)) AND (stops_at IS NULL OR stops_at > %s)
-                     AND starts_at < %s
                    RETURNING name""",
-                (now, names, now, now),
+                (now, names, now),
             )
             stopped = sorted(r["name"] for r in cur.fetchall())
-        return {"synced": names, "stopped_not_in_file": stopped}
+        return {"synced": names, "stopped_not_in_file": stopped, "cancelled": cancelled}
+
+    @staticmethod
+    def _check_arms_kept(cur: Any, experiment: Experiment) -> None:
+        cur.execute(
+            """SELECT DISTINCT arm FROM experiment_assignments WHERE experiment = %s""",
+            (experiment.name,),
+        )
+        assigned = {r["arm"] for r in cur.fetchall()}
+        missing = sorted(assigned - {a.name for a in experiment.arms})
+        if missing:
+            raise ExperimentDefinitionError(
+                f"experiment {experiment.name}: units are already assigned to arm(s) "
+                f"{', '.join(missing)}; keep them (set their weight low) or start a new "
+                "experiment under another name"
+            )
 
     def all(self) -> list[Experiment]:
         return self._select("TRUE", ())
@@ -81,7 +106,9 @@ class ExperimentRepository:
             return [_experiment(row) for row in cur.fetchall()]
 
     def enrol(self, experiment: Experiment, unit: Unit, conversation_id: str) -> str:
-        """The arm serving this conversation; the unit's first assignment is kept for good."""
+        """The arm serving this conversation. The unit's first assignment is kept for good
+        (the report counts it, intention to treat); it is served the control once that arm
+        is stopped, or if the arm is no longer in the definition."""
         with self._db.cursor() as cur:
             cur.execute(
                 """INSERT INTO experiment_assignments (experiment, unit_id, customer_id, arm)
@@ -96,17 +123,28 @@ class ExperimentRepository:
                     assigned_arm(experiment, unit.unit_id),
                 ),
             )
-            arm = served_arm(experiment, cur.fetchone()["arm"])
+            assigned = str(cur.fetchone()["arm"])
+            known = {a.name for a in experiment.arms}
+            served = (
+                served_arm(experiment, assigned) if assigned in known else (experiment.control_arm)
+            )
             cur.execute(
                 """INSERT INTO experiment_exposures
-                       (experiment, conversation_id, unit_id, customer_id, arm)
-                   VALUES (%s, %s, %s, %s, %s)
+                       (experiment, conversation_id, unit_id, customer_id, arm, served_arm)
+                   VALUES (%s, %s, %s, %s, %s, %s)
                    ON CONFLICT (experiment, conversation_id)
-                   DO UPDATE SET arm = experiment_exposures.arm
-                   RETURNING arm""",
-                (experiment.name, conversation_id, unit.unit_id, unit.customer_id, arm),
+                   DO UPDATE SET served_arm = experiment_exposures.served_arm
+                   RETURNING served_arm""",
+                (
+                    experiment.name,
+                    conversation_id,
+                    unit.unit_id,
+                    unit.customer_id,
+                    assigned,
+                    served,
+                ),
             )
-            return str(cur.fetchone()["arm"])
+            return str(cur.fetchone()["served_arm"])
 
     def mark_resolved(self, conversation_id: str) -> int:
         """The bot reached a resolution in this conversation (first time only counts)."""
@@ -124,6 +162,14 @@ class ExperimentRepository:
                 """INSERT INTO experiment_arm_stops (experiment, arm, reason)
                    VALUES (%s, %s, %s) ON CONFLICT DO NOTHING""",
                 (experiment, arm, reason),
+            )
+            return bool(cur.rowcount)
+
+    def resume_arm(self, experiment: str, arm: str) -> bool:
+        with self._db.cursor() as cur:
+            cur.execute(
+                "DELETE FROM experiment_arm_stops WHERE experiment = %s AND arm = %s",
+                (experiment, arm),
             )
             return bool(cur.rowcount)
 
@@ -198,3 +244,14 @@ def _outcome(row: dict[str, Any]) -> ConversationOutcome:
         recommendations_shown=int(row["shown"]),
         recommendations_clicked=int(row["clicked"]),
     )
+
+
+def delete_unexposed_assignments(cur: Any) -> int:
+    """Assignments none of whose conversations is left (expired, erased, removed): the unit
+    has nothing to be measured by, and its id is kept no longer than its conversations."""
+    cur.execute(
+        """DELETE FROM experiment_assignments a
+           WHERE NOT EXISTS (SELECT 1 FROM experiment_exposures x
+                             WHERE x.experiment = a.experiment AND x.unit_id = a.unit_id)"""
+    )
+    return int(cur.rowcount)

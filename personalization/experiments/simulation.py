@@ -21,7 +21,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from personalization.experiments.analysis import ConversationOutcome, Report, analyse
+from personalization.experiments.analysis import (
+    ConversationOutcome,
+    Report,
+    analyse,
+    guardrail_breaches,
+)
 from personalization.experiments.assignment import assigned_arm
 from personalization.experiments.definition import Arm, Experiment
 from personalization.store import Database
@@ -236,6 +241,21 @@ def power(
             population, f"sim-power-{seed}-{run}", customers, shift, rng
         )
         hits += detected(analyse(experiment, outcomes))
+    return RateResult(runs, hits, customers)
+
+
+def guardrail_false_stops(
+    population: Sequence[SimulatedCustomer], runs: int, customers: int, seed: int
+) -> RateResult:
+    """Runs in which the guardrail (every look up to the run's size) stops one of two
+    identical arms."""
+    rng = random.Random(seed)
+    hits = 0
+    for run in range(runs):
+        experiment, outcomes = simulate_experiment(
+            population, f"sim-guard-{seed}-{run}", customers, 0.0, rng
+        )
+        hits += bool(guardrail_breaches(experiment, outcomes))
     return RateResult(runs, hits, customers)
 
 

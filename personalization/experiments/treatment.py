@@ -7,11 +7,14 @@ at most every `CACHE_S` per process, so a session start costs one insert per exp
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import psycopg2
 
 from personalization.experiments.analysis import guardrail_breaches
 from personalization.experiments.assignment import Unit
@@ -22,6 +25,7 @@ from personalization.store import Database
 from personalization.support.bandit import StyleBandit
 
 CACHE_S = 30.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,13 @@ def start_session(
     """A session's arms and, when it gets one (`styled`), its response style: the arm's
     fixed style, else the bandit's pick for the segment. One store call, so a database that
     does not answer costs a session start one timeout, not two."""
-    treatment = treatment_for(ExperimentRepository(db), customer_id, conversation_id)
+    try:
+        treatment = treatment_for(ExperimentRepository(db), customer_id, conversation_id)
+    except (psycopg2.ProgrammingError, psycopg2.IntegrityError) as exc:
+        # Experiments broken (tables missing, a customer erased meanwhile): the session
+        # goes on without them, and still gets the bandit's style. An outage raises.
+        log.error("experiments skipped for a session (%s)", type(exc).__name__)
+        treatment = Treatment()
     if not (styled and treatment.personalized):
         return treatment, None
     return treatment, treatment.style_for(tone) or StyleBandit(db).choose(segment, tone)

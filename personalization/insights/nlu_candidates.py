@@ -26,7 +26,8 @@ def candidates_yaml(rows: list[dict[str, Any]], since: datetime, until: datetime
         "# NLU training candidates: messages the bot did not understand",
         f"# between {since.date()} and {until.date()}, each under the intent the model",
         "# guessed best. Review every line (move it to the right intent, or delete it) before",
-        "# adding it to data/nlu.yml. Numbers and e-mail addresses were masked when stored.",
+        "# adding it to data/nlu.yml. Digits are shown as #; only messages that at least three",
+        "# conversations sent are here.",
         'version: "3.1"',
         "nlu:",
     ]

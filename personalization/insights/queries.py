@@ -1,8 +1,8 @@
 """What the insights page shows, read from PostgreSQL as plain rows.
 
 Every query covers one period (`since`) and returns counts and rates, never a customer id or
-a customer's words, except the messages the bot did not understand: those are already masked
-where they are stored (numbers and e-mail addresses), and are what a bot designer needs.
+a customer's words, except the messages the bot did not understand, which a bot designer
+needs: those only with their digits masked and once several conversations sent them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from scipy import stats
 from personalization.store import Database
 
 FALLBACK_INTENT = "nlu_fallback"
+#: A message not understood is shown only once this many conversations sent it.
+MIN_CONVERSATIONS = 3
 
 _USER_EVENTS = """
     SELECT sender_id, event_time(data) AS at, event_json(data) AS body
@@ -77,12 +79,20 @@ class InsightsRepository:
         )
 
     def not_understood(self, since: datetime, limit: int = 20) -> list[dict[str, Any]]:
-        """The most frequent messages the bot did not understand, with its best guess."""
+        """The most frequent messages the bot did not understand, with its best guess.
+
+        Digits are replaced by "#" (an order or customer number typed at the sign-in stays
+        readable in storage, which masks only e-mail addresses and long numbers), and a
+        message is shown only once it came from `MIN_CONVERSATIONS` different conversations:
+        what one customer typed about themselves, a name or an address, never is.
+        """
         return self._rows(
-            f"""SELECT lower(btrim(body ->> 'text')) AS text, count(*) AS times,
+            f"""SELECT text, count(*) AS times, count(DISTINCT sender_id) AS conversations,
                        mode() WITHIN GROUP (ORDER BY guess) AS guess,
                        round(avg(guess_confidence)::numeric, 2)::float AS guess_confidence
-                FROM (SELECT body,
+                FROM (SELECT sender_id,
+                             regexp_replace(lower(btrim(body ->> 'text')), '[0-9]+', '#', 'g')
+                                 AS text,
                              (SELECT r ->> 'name' FROM jsonb_array_elements(
                                   coalesce(body -> 'parse_data' -> 'intent_ranking', '[]'))
                                   AS r WHERE r ->> 'name' <> %(fallback)s LIMIT 1) AS guess,
@@ -95,10 +105,13 @@ class InsightsRepository:
                         AND body -> 'parse_data' -> 'intent' ->> 'name' = %(fallback)s
                         AND coalesce(btrim(body ->> 'text'), '') <> ''
                         AND body ->> 'text' NOT LIKE '/%%') f
-                GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %(limit)s""",
+                GROUP BY 1
+                HAVING count(DISTINCT sender_id) >= %(min_conversations)s
+                ORDER BY 2 DESC, 1 LIMIT %(limit)s""",
             since=since,
             fallback=FALLBACK_INTENT,
             limit=limit,
+            min_conversations=MIN_CONVERSATIONS,
         )
 
     # --- mood and escalations --------------------------------------------------------------
@@ -185,10 +198,11 @@ class InsightsRepository:
     # --- fairness ---------------------------------------------------------------------------
 
     def conversations_of_customers(self, since: datetime) -> list[dict[str, Any]]:
-        """One row per conversation with a known customer: their country and segment, and
-        whether products were shown, whether it was handed off, and its CSAT."""
+        """One row per conversation with a known customer: who (for the audit to count each
+        customer once; never shown), their country and segment, whether products were shown,
+        whether it was handed off, and its CSAT."""
         return self._rows(
-            """SELECT coalesce(c.country, 'unknown') AS country,
+            """SELECT cc.customer_id, coalesce(c.country, 'unknown') AS country,
                       coalesce(s.segment, 'no segment') AS segment,
                       EXISTS (SELECT 1 FROM interactions i
                               WHERE i.kind = 'recommendation_shown'

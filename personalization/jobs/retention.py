@@ -8,7 +8,8 @@ Rules (periods from `RetentionSettings`):
 
 - conversation events (`events`, by the event's own timestamp);
 - support tickets untouched since the period began (closed ones included), by `updated_at`;
-- feedback, by `created_at`, and experiment exposures (by `exposed_at`) with it;
+- feedback, by `created_at`, and experiment exposures (by `exposed_at`) with it, then the
+  assignments left without any conversation;
 - events set aside by the broker (`event_dead_letters`, where that table exists);
 - finished erasure jobs (the consent audit keeps the proof and the counts);
 - the words of customers who opted out of personalization: the text (and what the NLU found
@@ -22,6 +23,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from personalization.experiments.repository import delete_unexposed_assignments
 from personalization.settings import RetentionSettings
 from personalization.store import Database
 
@@ -54,6 +56,7 @@ class Retention:
             "experiment_exposures": self._delete_older(
                 "experiment_exposures", "exposed_at", s.feedback_days, key="ctid"
             ),
+            "experiment_assignments": self._delete_unexposed_assignments(s.feedback_days),
             "event_dead_letters": self._delete_older(
                 "event_dead_letters", "failed_at", s.dead_letter_days
             ),
@@ -102,6 +105,14 @@ class Retention:
             deleted += count
             if count < self._settings.batch_size:
                 return deleted
+
+    def _delete_unexposed_assignments(self, days: int) -> int:
+        """Assignments whose conversations have all expired go with them."""
+        if days <= 0 or not self._present("experiment_assignments"):
+            return 0
+        with self._db.cursor() as cur:
+            self._timeout(cur)
+            return delete_unexposed_assignments(cur)
 
     def _expire_events(self, days: int) -> int:
         """Delete events older than ``days``, walking the table in id (arrival) order.

@@ -171,6 +171,7 @@ class RecommendationService:
         generation = self._current_generation()
         if generation is None:
             self._model, self._model_version, self._generation = None, None, None
+            serve_model("recommender", None)
             return None, None
         if generation == self._broken_generation:
             return None, None
@@ -181,6 +182,7 @@ class RecommendationService:
             except (RegistryError, OSError) as exc:
                 log.error("recommender unavailable, answering with popularity: %s", exc)
                 self._model, self._model_version, self._generation = None, None, None
+                serve_model("recommender", None)
                 self._broken_generation = generation
                 return None, None
             if self._model_version is not None:

@@ -164,6 +164,7 @@ class FakeFeedback:
         value: int,
         style: str | None,
         segment: str | None,
+        learn: bool = True,
     ) -> Outcome[None]:
         self.recorded.append((kind, value))
         return DOWN

@@ -10,6 +10,7 @@ import pytest
 
 from actions.billing import ActionBillingHelp
 from actions.conversation import TREATMENT_SLOT
+from actions.feedback import ActionRecordCsat
 from actions.recommendations import ActionRecommendProducts
 from actions.session import ActionSessionStart
 from personalization.experiments.assignment import Unit
@@ -167,3 +168,41 @@ def test_no_experiment_or_a_store_outage_leaves_the_bandit_choosing(
     slots = slot_events(result)
     assert slots[TREATMENT_SLOT] is None
     assert slots["response_style"] in ("concise_casual", "detailed_casual")
+
+
+def test_feedback_in_a_fixed_style_arm_does_not_teach_the_bandit(
+    store_with_demo_shop: Database, domain: dict[str, Any]
+) -> None:
+    def counts() -> list[dict[str, Any]]:
+        return fetch(store_with_demo_shop, "SELECT * FROM style_bandit_arms ORDER BY 1, 2")
+
+    fixed = {"arms": {"style-test": "fixed"}, "settings": {"style": "concise_formal"}}
+    before = counts()
+    run_action(
+        ActionRecordCsat(),
+        journey_tracker(
+            '/rate{"csat":"5"}',
+            "rate",
+            entities=[{"entity": "csat", "value": "5"}],
+            pending_question="csat",
+            response_style="concise_formal",
+            **{TREATMENT_SLOT: fixed},
+        ),
+        domain,
+    )
+    assert counts() == before, "the arm fixed the style; the bandit did not choose it"
+    assert fetch(store_with_demo_shop, "SELECT kind, value, response_style FROM feedback") == [
+        {"kind": "csat", "value": 5, "response_style": "concise_formal"}
+    ], "the rating itself is stored"
+    run_action(
+        ActionRecordCsat(),
+        journey_tracker(
+            '/rate{"csat":"5"}',
+            "rate",
+            entities=[{"entity": "csat", "value": "5"}],
+            pending_question="csat",
+            response_style="concise_formal",
+        ),
+        domain,
+    )
+    assert counts() != before, "a style the bandit chose is rewarded"

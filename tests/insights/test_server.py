@@ -67,10 +67,40 @@ def test_the_token_gives_a_signed_session_cookie_and_a_locked_down_page(
     assert bad.status == 400
 
 
+def test_logging_out_removes_the_cookie_from_its_own_path(insights: InsightsServer) -> None:
+    out = request(insights, "GET", "/insights/logout", headers={"Cookie": login_cookie(insights)})
+    removal = out.getheader("set-cookie").lower()
+    assert removal.startswith('insights_session=""') or removal.startswith("insights_session=;")
+    assert "path=/insights" in removal and "max-age=0" in removal
+
+
+def test_a_malformed_period_is_a_clear_400(insights: InsightsServer) -> None:
+    for days in ("%C2%B2", "-1", "0", "abc", "1000"):
+        reply = request(
+            insights, "GET", f"/insights/?days={days}", headers={"Cookie": login_cookie(insights)}
+        )
+        assert reply.status == 400, days
+
+
 def test_repeated_wrong_tokens_lock_the_address_out(insights: InsightsServer) -> None:
-    statuses = [login(insights, f"guess-{n}").status for n in range(11)]
-    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    """Last in this module: it locks 127.0.0.1 out for a quarter of an hour."""
+    guesses = [
+        request(insights, "GET", "/insights/", headers={"Authorization": f"Bearer g{n}"})
+        for n in range(5)
+    ]
+    assert [g.status for g in guesses] == [401] * 5
+    statuses = [login(insights, f"guess-{n}").status for n in range(6)]
+    # Ten wrong tokens lock out; the five bearer guesses (and one earlier) count among them.
+    assert 429 in statuses and statuses.index(429) <= 5, statuses
     assert login(insights, insights.token).status == 429, "locked out, even with the token"
+    bearer = request(
+        insights, "GET", "/insights/", headers={"Authorization": f"Bearer {insights.token}"}
+    )
+    assert bearer.status == 401
+
+
+def login_cookie(server: InsightsServer) -> str:
+    return login(server, server.token).getheader("set-cookie").split(";")[0]
 
 
 def test_a_database_that_does_not_answer_gets_a_plain_503(tmp_path: Path) -> None:

@@ -133,3 +133,8 @@ def test_a_saved_reference_is_what_later_weeks_are_compared_with(
     cli = run_cli("drift", "--days", "3650", database_url=database_url)
     assert cli.returncode == 0, cli.stderr
     assert "intent_confidence" in cli.stdout and "model 1 settled in" in cli.stdout
+
+
+def test_a_constant_reference_still_sees_a_move() -> None:
+    assert measures.psi([1.0] * 100, [0.2] * 100) > 1
+    assert measures.psi([1.0] * 100, [1.0] * 100) < 0.01

@@ -84,7 +84,7 @@ def seed_everything(db: Database, customer_id: str, conversation: str) -> None:
         )
         cur.execute(
             "INSERT INTO experiment_exposures (experiment, conversation_id, unit_id, "
-            "customer_id, arm) VALUES ('style-x', %s, %s, %s, 'a')",
+            "customer_id, arm, served_arm) VALUES ('style-x', %s, %s, %s, 'a', 'a')",
             (conversation, f"customer:{customer_id}", customer_id),
         )
         cur.execute(

@@ -15,7 +15,8 @@ def test_freeze_moves_live_objects_out_of_collections_and_new_ones_are_still_col
     kept = [object() for _ in range(1000)]
     try:
         frozen = heap.freeze()
-        assert frozen >= len(kept) and gc.get_freeze_count() == frozen
+        # Another thread of the test process may free a frozen object meanwhile: at least.
+        assert frozen >= len(kept) and gc.get_freeze_count() >= len(kept)
         garbage = [[n] for n in range(100)]
         garbage.append(garbage)  # a cycle only the collector can free
         del garbage

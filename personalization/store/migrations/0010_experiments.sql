@@ -38,14 +38,16 @@ CREATE TABLE experiment_assignments (
     PRIMARY KEY (experiment, unit_id)
 );
 
--- One row per experiment and conversation: the arm that served it, when, and when the bot
--- reached a resolution (it asked whether its answer helped).
+-- One row per experiment and conversation: the unit's assigned arm (what the report counts,
+-- whatever happened after), the arm that served it (the control once a guardrail stopped the
+-- assigned one), when, and when the bot reached a resolution (it asked whether it helped).
 CREATE TABLE experiment_exposures (
     experiment       text NOT NULL REFERENCES experiments (name) ON DELETE CASCADE,
     conversation_id  text NOT NULL,
     unit_id          text NOT NULL,
     customer_id      text REFERENCES customers (id) ON DELETE CASCADE,
     arm              text NOT NULL,
+    served_arm       text NOT NULL,
     exposed_at       timestamptz NOT NULL DEFAULT now(),
     resolved_at      timestamptz,
     PRIMARY KEY (experiment, conversation_id)

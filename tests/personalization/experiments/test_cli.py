@@ -39,9 +39,9 @@ def test_sync_then_report_with_statistics_and_a_verdict(
                 (f"conversation:c{i}", arm),
             )
             cur.execute(
-                "INSERT INTO experiment_exposures (experiment, conversation_id, unit_id, arm) "
-                "VALUES ('style-test', %s, %s, %s)",
-                (f"c{i}", f"conversation:c{i}", arm),
+                "INSERT INTO experiment_exposures (experiment, conversation_id, unit_id, arm, "
+                "served_arm) VALUES ('style-test', %s, %s, %s, %s)",
+                (f"c{i}", f"conversation:c{i}", arm, arm),
             )
             cur.execute(
                 "INSERT INTO feedback (conversation_id, kind, value) VALUES (%s, 'csat', %s)",

@@ -9,14 +9,17 @@ import pytest
 
 from personalization.experiments.analysis import GUARDRAIL_MIN_UNITS, analyse
 from personalization.experiments.assignment import Unit, assigned_arm
-from personalization.experiments.definition import parse
+from personalization.experiments.definition import ExperimentDefinitionError, parse
 from personalization.experiments.repository import ExperimentRepository, UnknownExperiment
 from personalization.experiments.treatment import (
     RunningExperiments,
+    Treatment,
     enforce_guardrails,
+    start_session,
     treatment_for,
 )
 from personalization.store import Database
+from personalization.support.bandit import STYLES
 
 NOW = datetime.now(timezone.utc)
 
@@ -224,3 +227,65 @@ def test_treatment_reads_each_running_experiments_setting(db: Database) -> None:
     assert rows(
         db, "SELECT count(*) AS n FROM experiment_exposures WHERE conversation_id = 'conv-c'"
     ) == [{"n": 2}]
+
+
+def test_an_arm_with_assigned_units_cannot_be_renamed_and_a_future_one_is_cancelled(
+    db: Database,
+) -> None:
+    repository = ExperimentRepository(db)
+    experiment = style_experiment()
+    future = parse(
+        {
+            "name": "later",
+            "factor": "recommender",
+            "starts": "2099-01-01",
+            "arms": [
+                {"name": "a", "recommender": "model"},
+                {"name": "b", "recommender": "popular"},
+            ],
+        }
+    )
+    repository.sync([experiment, future])
+    repository.enrol(experiment, Unit.for_conversation(None, "c1"), "c1")
+    repository.enrol(experiment, Unit.for_conversation(None, "c2"), "c2")
+    repository.enrol(experiment, Unit.for_conversation(None, "c3"), "c3")
+    assigned = {r["arm"] for r in rows(db, "SELECT arm FROM experiment_assignments")}
+    renamed = style_experiment(
+        arms=[
+            {"name": "bandit-2", "style": "bandit"},
+            {"name": "fixed-2", "style": "detailed_formal"},
+        ]
+    )
+    with pytest.raises(ExperimentDefinitionError, match="already assigned to arm"):
+        repository.sync([renamed])
+    assert {a.name for a in repository.get("style-test").arms} == {"bandit", "fixed"}
+    result = repository.sync([experiment])
+    assert result["cancelled"] == ["later"], "never started: removed with the file's entry"
+    assert [e.name for e in repository.all()] == ["style-test"]
+    assert assigned
+
+
+def test_the_report_counts_the_assigned_arm_after_a_stop(db: Database) -> None:
+    repository = ExperimentRepository(db)
+    experiment = style_experiment()
+    repository.sync([experiment])
+    repository.stop_arm("style-test", "fixed", "guardrail csat: test")
+    halted = repository.get("style-test")
+    conversation = next(
+        f"x{i}" for i in range(1000) if assigned_arm(halted, f"conversation:x{i}") == "fixed"
+    )
+    served = repository.enrol(halted, Unit.for_conversation(None, conversation), conversation)
+    assert served == "bandit"
+    [outcome] = repository.outcomes("style-test")
+    assert outcome.arm == "fixed", "intention to treat: the unit's arm, not what served it"
+    assert repository.resume_arm("style-test", "fixed")
+    assert repository.get("style-test").stopped_arms == {}
+
+
+def test_broken_experiments_leave_the_session_its_bandit_style(db: Database) -> None:
+    repository = ExperimentRepository(db)
+    repository.sync([style_experiment()])
+    with db.cursor() as cur:
+        cur.execute("DROP TABLE experiment_exposures")
+    treatment, style = start_session(db, None, "conv-z", None, None, styled=True)
+    assert treatment == Treatment() and style in STYLES

@@ -65,8 +65,14 @@ def seed(db: Database) -> None:
         )
         for age in (400, 10):
             cur.execute(
+                "INSERT INTO experiment_assignments (experiment, unit_id, arm) "
+                "VALUES ('x', %s, 'a')",
+                (f"conversation:c{age}",),
+            )
+            cur.execute(
                 "INSERT INTO experiment_exposures (experiment, conversation_id, unit_id, arm, "
-                "exposed_at) VALUES ('x', %s, %s, 'a', now() - make_interval(days => %s))",
+                "served_arm, exposed_at) "
+                "VALUES ('x', %s, %s, 'a', 'a', now() - make_interval(days => %s))",
                 (f"c{age}", f"conversation:c{age}", age),
             )
         cur.execute(
@@ -96,6 +102,10 @@ def test_old_records_go_and_fresh_ones_stay(db: Database) -> None:
     assert counts["feedback"] == 1 and len(rows(db, "SELECT 1 FROM feedback")) == 1
     assert counts["event_dead_letters"] == 1
     assert counts["experiment_exposures"] == 1
+    assert counts["experiment_assignments"] == 1, "the unit whose conversation expired"
+    assert rows(db, "SELECT unit_id FROM experiment_assignments") == [
+        {"unit_id": "conversation:c10"}
+    ]
     assert rows(db, "SELECT conversation_id FROM experiment_exposures") == [
         {"conversation_id": "c10"}
     ]
