@@ -5,7 +5,7 @@ Actions stay thin: they read the tracker, ask the stores through a typed gateway
 raise to Rasa.
 """
 
-import os as _os
+from personalization.settings import actions_warm_up as _warm_up_wanted
 
 try:  # the door rasa-sdk loads as its plugin: without it the server would take any caller
     import rasa_sdk_plugins as _door  # noqa: F401
@@ -15,7 +15,7 @@ except ModuleNotFoundError as _missing:
         "secret check: install the project (pip install -e .) or run from its root"
     ) from _missing
 
-if _os.environ.get("ACTIONS_WARM_UP") == "1":  # set by the stack for the action server
+if _warm_up_wanted():  # set by the stack for the action server
     from actions import personalization_client as _client
 
     _client.warm_up()

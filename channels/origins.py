@@ -6,19 +6,14 @@ embeds the chat elsewhere lists its pages' origins in RASA_CORS_ORIGINS (comma-s
 
 from __future__ import annotations
 
-import os
+from personalization.settings import WebOriginSettings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def public_origin() -> str:
     """Where customers reach this server (RASA_PUBLIC_URL), or its local address."""
-    configured = os.environ.get("RASA_PUBLIC_URL", "").strip().rstrip("/")
-    if configured:
-        return configured
-    host = os.environ.get("RASA_HOST", "127.0.0.1").strip() or "127.0.0.1"
-    port = os.environ.get("RASA_PORT", "5005").strip() or "5005"
-    return f"http://{host}:{port}"
+    return WebOriginSettings.from_env().public_url
 
 
 def allowed_origins() -> list[str]:
@@ -28,6 +23,6 @@ def allowed_origins() -> list[str]:
     if host in LOOPBACK_NAMES:  # the same local server under its other names
         suffix = f":{port}" if port else ""
         origins += [f"{scheme}://{name}{suffix}" for name in LOOPBACK_NAMES if name != host]
-    extra = os.environ.get("RASA_CORS_ORIGINS", "")
-    origins += [o.strip().rstrip("/") for o in extra.split(",") if o.strip() and o.strip() != "*"]
+    extra = WebOriginSettings.from_env().cors_origins
+    origins += [o.rstrip("/") for o in extra if o != "*"]
     return list(dict.fromkeys(origins))

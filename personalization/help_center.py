@@ -7,12 +7,12 @@ when a title changes.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from personalization import chat_markdown
+from personalization.settings import help_center_url
 from personalization.store import Database
 
 CONTENT_DIR = Path(__file__).parent / "content" / "help"
@@ -53,7 +53,7 @@ def valid_article_id(value: object) -> bool:
 
 def article_url(article_id: str, base: str | None = None) -> str | None:
     """Where customers can read the whole article (HELP_CENTER_URL), or None if unset."""
-    base = (os.environ.get("HELP_CENTER_URL", "") if base is None else base).strip()
+    base = (help_center_url() if base is None else base).strip()
     return f"{base.rstrip('/')}/{article_id}" if base else None
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
-from personalization.settings import ConfigurationError
+from personalization.settings import ConfigurationError, pseudonym_key
 
 _MIN_KEY_LENGTH = 16
 
 
 def pseudonym_key_from_env() -> bytes:
-    key = os.environ.get("PSEUDONYM_KEY", "")
+    key = pseudonym_key()
     if len(key) < _MIN_KEY_LENGTH:
         raise ConfigurationError(
             f"PSEUDONYM_KEY must be set to a secret of at least {_MIN_KEY_LENGTH} characters "

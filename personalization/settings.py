@@ -185,6 +185,66 @@ def _message_concurrency() -> int:
     return value
 
 
+# --- Places and switches read in one spot, so no other module reads the environment -------
+
+
+def actions_warm_up() -> bool:
+    """ACTIONS_WARM_UP=1 (the stack sets it): load the recommender and MiniLM when the action
+    server starts, so the first customer's question is not the slow one."""
+    return os.environ.get("ACTIONS_WARM_UP", "").strip() == "1"
+
+
+def sentence_encoder_dir() -> Path | None:
+    """SENTENCE_ENCODER_DIR: MiniLM's files, if not the ones the pip package ships."""
+    configured = os.environ.get("SENTENCE_ENCODER_DIR", "").strip()
+    return Path(configured) if configured else None
+
+
+def keep_models_offline() -> None:
+    """Tell transformers and the hub client never to download: models load from local files."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def pseudonym_key() -> str:
+    """PSEUDONYM_KEY: the secret behind imported customers' pseudonymous ids (unchecked)."""
+    return os.environ.get("PSEUDONYM_KEY", "")
+
+
+def help_center_url() -> str:
+    """HELP_CENTER_URL: where article links in answers point; empty for none."""
+    return os.environ.get("HELP_CENTER_URL", "").strip()
+
+
+def recommender_dir() -> Path:
+    """RECOMMENDER_DIR: the recommender's versions and its `current` link."""
+    return Path(os.environ.get("RECOMMENDER_DIR") or Path(".data") / "recommender")
+
+
+def sentiment_model_path(default: Path) -> Path:
+    """SENTIMENT_MODEL_PATH: the trained sentiment model."""
+    return Path(os.environ.get("SENTIMENT_MODEL_PATH") or default)
+
+
+@dataclass(frozen=True)
+class WebOriginSettings:
+    """Where customers reach the Rasa server (RASA_PUBLIC_URL, else RASA_HOST and RASA_PORT),
+    and the other origins allowed to call it from a browser (RASA_CORS_ORIGINS)."""
+
+    public_url: str = "http://127.0.0.1:5005"
+    cors_origins: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls) -> WebOriginSettings:
+        configured = os.environ.get("RASA_PUBLIC_URL", "").strip().rstrip("/")
+        if not configured:
+            host = os.environ.get("RASA_HOST", "127.0.0.1").strip() or "127.0.0.1"
+            port = os.environ.get("RASA_PORT", "5005").strip() or "5005"
+            configured = f"http://{host}:{port}"
+        extra = os.environ.get("RASA_CORS_ORIGINS", "")
+        return cls(configured, tuple(o.strip() for o in extra.split(",") if o.strip()))
+
+
 def shared_datasets_dir() -> Path:
     """The public data sets beside the project; never copied into it."""
     return Path(os.environ.get("SHARED_DATASETS") or Path("..") / "shared" / "datasets")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from personalization.recommender.model import HybridModel
+from personalization.settings import recommender_dir
 
 MODEL_FILE, METADATA_FILE = "model.pkl", "metadata.json"
 
@@ -43,7 +44,7 @@ class RegistryError(RuntimeError):
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("RECOMMENDER_DIR") or Path(".data") / "recommender")
+    return recommender_dir()
 
 
 @dataclass

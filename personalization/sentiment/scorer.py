@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +26,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from personalization.metrics import serve_model
 from personalization.sentiment.lexicon import support_features
+from personalization.settings import sentiment_model_path
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class TrainedScorer:
 
 def load_scorer(path: Path | None = None) -> SentimentScorer:
     """The trained scorer if its files load, otherwise the lexicon scorer (with a warning)."""
-    path = path or Path(os.environ.get("SENTIMENT_MODEL_PATH", DEFAULT_MODEL_PATH))
+    path = path or sentiment_model_path(DEFAULT_MODEL_PATH)
     if not path.is_file():
         log.warning("no sentiment model at %s; scoring with VADER and the support lexicon", path)
         serve_model("sentiment", "lexicon")

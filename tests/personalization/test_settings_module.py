@@ -1,0 +1,31 @@
+"""Settings are read in one module, and every variable it reads is documented."""
+
+from __future__ import annotations
+
+import re
+
+from tests.conftest import PROJECT_ROOT
+
+SETTINGS = PROJECT_ROOT / "personalization" / "settings.py"
+READ = re.compile(r'(?:os\.environ\.get|_int_env|_float_env|_bool_env)\(\s*"([A-Z][A-Z0-9_]+)"')
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    readers = [
+        f"{path.relative_to(PROJECT_ROOT)}:{number}"
+        for package in ("actions", "personalization", "channels", "brokers", "insights")
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py"))
+        if path != SETTINGS
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "os.environ" in line or "getenv(" in line
+    ]
+    assert readers == []
+
+
+def test_every_variable_the_settings_read_is_in_the_readme() -> None:
+    names = set(READ.findall(SETTINGS.read_text(encoding="utf-8")))
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Environment variables")
+    table = readme[start : readme.index("\n## ", start + 5)]
+    assert len(names) > 50
+    assert sorted(n for n in names if f"`{n}`" not in table) == []
