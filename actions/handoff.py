@@ -16,7 +16,7 @@ from actions.form_interruptions import leave_form
 from actions.gateways.support import support_store
 from personalization.metrics import FALLBACKS, HANDOFFS
 from personalization.support import escalation
-from personalization.support.tickets import Ticket, priority_for
+from personalization.support.tickets import Ticket, priority_for, promised_wait
 
 # A reason is a word the code chose (late_order, customer_request); anything else is "other".
 _REASON = re.compile(r"[a-z_]{1,32}")
@@ -44,10 +44,11 @@ async def hand_off(
     if ticket is None:
         dispatcher.utter_message(response="utter_handoff_unavailable")
     else:
-        wait = (
-            "within the hour" if ticket.priority in ("high", "urgent") else "within one working day"
+        dispatcher.utter_message(
+            response="utter_handoff_done",
+            ticket_id=str(ticket.id),
+            wait=promised_wait(ticket.priority),
         )
-        dispatcher.utter_message(response="utter_handoff_done", ticket_id=str(ticket.id), wait=wait)
     return [SlotSet("pending_question", None), SlotSet("escalation_reason", None)]
 
 

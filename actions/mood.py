@@ -22,11 +22,7 @@ from actions.gateways.support import support_store
 from actions.handoff import offer_human
 from actions.session import proof_from_latest_message
 from personalization.sentiment.mood import Mood
-from personalization.support.escalation import (
-    NEGATIVE_MOOD,
-    WORSENING_FLOOR,
-    offer_again_for_mood,
-)
+from personalization.support import escalation
 
 
 def _number(value: Any, default: float = 0.0) -> float:
@@ -75,7 +71,7 @@ class ActionValidateSlotMappings(ValidationAction):
             "mood_slow": round(mood.slow, 3),
             "mood_messages": float(mood.messages),
             "mood_trend": mood.trend,
-            "mood_label": mood_label(mood.value),
+            "mood_label": escalation.mood_label(mood.value),
         }
         response = mood_offer_response(tracker, mood)
         if response:
@@ -85,44 +81,22 @@ class ActionValidateSlotMappings(ValidationAction):
         return slots
 
 
-# Journeys that apply the escalation rules themselves (personalization.support.escalation).
-_ESCALATING_INTENTS = {
-    "order_status",
-    "request_return",
-    "billing_problem",
-    "complain",
-    "request_human",
-    "ask_help",
-}
+MOOD_OFFERS = {"first": "utter_offer_human_mood", "again": "utter_offer_human_mood_again"}
 
 
 def mood_offer_response(tracker: Tracker, mood: Mood) -> str | None:
-    """Which offer of a person a falling mood calls for, outside the journeys that escalate on
-    their own: the first when the mood starts falling, another when a declined offer was
-    followed by a clear further fall (`mood_offered_at` keeps the mood at the last offer).
-
-    Never over another open question or an offer not yet answered, nor inside a form.
-    """
-    intent = (tracker.latest_message.get("intent") or {}).get("name")
-    if (
-        intent in _ESCALATING_INTENTS
-        or tracker.get_slot("pending_question")
-        or tracker.get_slot("escalation_reason")
-        or tracker.active_loop.get("name")
-    ):
-        return None
+    """The offer of a person a falling mood calls for (escalation.mood_offer), as a response."""
     offered_at = tracker.get_slot("mood_offered_at")
-    if isinstance(offered_at, (int, float)):
-        if offer_again_for_mood(mood.value, mood.trend, float(offered_at)):
-            return "utter_offer_human_mood_again"
-        return None
-    starts_falling = mood.trend == "worsening" and tracker.get_slot("mood_trend") != "worsening"
-    if starts_falling and mood.value < WORSENING_FLOOR:
-        return "utter_offer_human_mood"
-    return None
-
-
-def mood_label(value: float) -> str:
-    if value < NEGATIVE_MOOD:
-        return "negative"
-    return "positive" if value > -NEGATIVE_MOOD else "neutral"
+    offer = escalation.mood_offer(
+        mood=mood.value,
+        trend=mood.trend,
+        previous_trend=tracker.get_slot("mood_trend"),
+        offered_at=float(offered_at) if isinstance(offered_at, (int, float)) else None,
+        intent=(tracker.latest_message.get("intent") or {}).get("name"),
+        busy=bool(
+            tracker.get_slot("pending_question")
+            or tracker.get_slot("escalation_reason")
+            or tracker.active_loop.get("name")
+        ),
+    )
+    return MOOD_OFFERS[offer] if offer else None

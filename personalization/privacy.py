@@ -259,8 +259,15 @@ def personalization_allowed(db: Database, customer_id: str) -> bool:
     return True if row is None else bool(row["personalization"])
 
 
-def set_personalization(db: Database, customer_id: str, allowed: bool, source: str) -> None:
-    """Record an opt-out or opt-in, with an audit entry; the same choice twice is one change."""
+def set_personalization(
+    db: Database,
+    customer_id: str,
+    allowed: bool,
+    source: str,
+    cache: RecommendationCache | None = None,
+) -> None:
+    """Record an opt-out or opt-in, with an audit entry; the same choice twice is one change.
+    An opt-out also drops the customer's cached personal recommendations."""
     with db.cursor() as cur:
         cur.execute("SELECT 1 FROM customers WHERE id = %s", (customer_id,))
         if cur.fetchone() is None:
@@ -275,6 +282,8 @@ def set_personalization(db: Database, customer_id: str, allowed: bool, source: s
         )
         if cur.fetchone() is not None:
             _audit(cur, customer_id, "opt_in" if allowed else "opt_out", source)
+    if not allowed and cache is not None:
+        cache.forget_customer(customer_id)
 
 
 def _readable(value: Any) -> Any:

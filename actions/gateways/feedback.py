@@ -7,8 +7,7 @@ from typing import Protocol
 from actions import personalization_client as client
 from actions.gateways.provider import Provider
 from actions.outcome import Outcome
-from personalization.support.bandit import StyleBandit
-from personalization.support.feedback import is_success, record_feedback
+from personalization.support.feedback import record_and_learn
 
 
 class Feedback(Protocol):
@@ -38,14 +37,12 @@ class StoreFeedback:
         segment: str | None,
         learn: bool = True,
     ) -> Outcome[None]:
-        def work() -> None:
-            db = client.database()
-            record_feedback(db, customer_id, conversation_id, kind, value, style)
-            success = is_success(kind, value)
-            if learn and style is not None and success is not None:
-                StyleBandit(db).reward(segment, style, success)
-
-        return await client.run("feedback", work)
+        return await client.run(
+            "feedback",
+            lambda: record_and_learn(
+                client.database(), customer_id, conversation_id, kind, value, style, segment, learn
+            ),
+        )
 
 
 feedback_store: Provider[Feedback] = Provider(StoreFeedback)

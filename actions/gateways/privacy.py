@@ -76,14 +76,12 @@ class StorePrivacy:
         )
 
     async def set_personalization(self, customer_id: str, allowed: bool) -> Outcome[None]:
-        def work() -> None:
-            set_personalization(client.database(), customer_id, allowed, "chat")
-            if not allowed:
-                cache = client.recommendation_cache()
-                if cache is not None:
-                    cache.forget_customer(customer_id)
-
-        return await client.run("opt-in" if allowed else "opt-out", work)
+        return await client.run(
+            "opt-in" if allowed else "opt-out",
+            lambda: set_personalization(
+                client.database(), customer_id, allowed, "chat", client.recommendation_cache()
+            ),
+        )
 
     async def request_erasure(
         self, customer_id: str, conversation_ids: set[str]

@@ -64,13 +64,12 @@ class StoreRecommendations:
     async def save_taste(
         self, customer_id: str, interest: str, budget: float | None
     ) -> Outcome[None]:
-        def work() -> None:
-            save_taste(client.database(), customer_id, [interest], budget)
-            cache = client.recommendation_cache()
-            if cache is not None:
-                cache.forget_customer(customer_id)
-
-        return await client.run("save preferences", work)
+        return await client.run(
+            "save preferences",
+            lambda: save_taste(
+                client.database(), customer_id, [interest], budget, client.recommendation_cache()
+            ),
+        )
 
     async def record(
         self,

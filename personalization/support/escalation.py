@@ -52,6 +52,40 @@ def decide(
     return NONE
 
 
+# Journeys that apply `decide` themselves: a falling mood is their business there.
+ESCALATING_INTENTS = frozenset(
+    {"order_status", "request_return", "billing_problem", "complain", "request_human", "ask_help"}
+)
+
+
+def mood_offer(
+    *,
+    mood: float,
+    trend: str | None,
+    previous_trend: str | None,
+    offered_at: float | None,
+    intent: str | None,
+    busy: bool,
+) -> str | None:
+    """Whether a falling mood, outside the journeys that escalate on their own, earns the offer
+    of a person: "first" when the mood starts falling, "again" when a declined offer was
+    followed by a clear further fall (``offered_at`` is the mood at the last offer), else
+    None. Never while something else is open (``busy``: a question, an offer, a form)."""
+    if intent in ESCALATING_INTENTS or busy:
+        return None
+    if offered_at is not None:
+        return "again" if offer_again_for_mood(mood, trend, offered_at) else None
+    if trend == "worsening" and previous_trend != "worsening" and mood < WORSENING_FLOOR:
+        return "first"
+    return None
+
+
+def mood_label(value: float) -> str:
+    if value < NEGATIVE_MOOD:
+        return "negative"
+    return "positive" if value > -NEGATIVE_MOOD else "neutral"
+
+
 def offer_again_for_mood(mood: float, trend: str | None, offered_at: float | None) -> bool:
     """A declined mood offer is repeated only when things got clearly worse since."""
     return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from personalization.store import Database
+from personalization.support.bandit import StyleBandit
 
 
 class FeedbackError(ValueError):
@@ -29,6 +30,24 @@ def record_feedback(
                VALUES (%s, %s, %s, %s, %s)""",
             (customer_id, conversation_id, kind, value, response_style),
         )
+
+
+def record_and_learn(
+    db: Database,
+    customer_id: str | None,
+    conversation_id: str,
+    kind: str,
+    value: int,
+    style: str | None,
+    segment: str | None,
+    learn: bool = True,
+) -> None:
+    """Store the feedback and, with ``learn``, reward the style it judged: thumbs and clear
+    ratings teach the segment's bandit, a CSAT of 3 nothing."""
+    record_feedback(db, customer_id, conversation_id, kind, value, style)
+    success = is_success(kind, value)
+    if learn and style is not None and success is not None:
+        StyleBandit(db).reward(segment, style, success)
 
 
 def is_success(kind: str, value: int) -> bool | None:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from personalization.catalogue import CATEGORIES, OTHER, categorise
+from personalization.recommender.cache import RecommendationCache
 from personalization.store import Database
 
 _AMOUNT = re.compile(r"(\d+(?:[.,]\d{1,2})?)")
@@ -35,8 +36,15 @@ def parse_budget(text: str | None) -> float | None:
     return value if 0 < value <= 10_000 else None
 
 
-def save_taste(db: Database, customer_id: str, interests: list[str], budget: float | None) -> None:
-    """Merge into the profile's preferences; other preferences (tone, channel) are kept."""
+def save_taste(
+    db: Database,
+    customer_id: str,
+    interests: list[str],
+    budget: float | None,
+    cache: RecommendationCache | None = None,
+) -> None:
+    """Merge into the profile's preferences (tone and channel are kept), then drop the
+    customer's cached lists, which were ranked without this taste."""
     taste: dict[str, object] = {"interests": interests}
     if budget is not None:
         taste["budget"] = budget
@@ -46,6 +54,8 @@ def save_taste(db: Database, customer_id: str, interests: list[str], budget: flo
                WHERE id = %s""",
             (json.dumps(taste), customer_id),
         )
+    if cache is not None:
+        cache.forget_customer(customer_id)
 
 
 def find_product(db: Database, stock_code: str) -> dict[str, Any] | None:

@@ -51,6 +51,11 @@ def priority_for(reason: str, tier: str | None, mood: float) -> str:
     return "normal"
 
 
+def promised_wait(priority: str) -> str:
+    """What the customer is told about when a person will answer, by the ticket's priority."""
+    return "within the hour" if priority in ("high", "urgent") else "within one working day"
+
+
 class TicketRepository:
     def __init__(self, db: Database) -> None:
         self._db = db

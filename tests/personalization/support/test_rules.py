@@ -5,11 +5,16 @@ from __future__ import annotations
 import pytest
 
 from personalization.support.apology import late_order_gesture
-from personalization.support.escalation import decide, offer_again_for_mood
+from personalization.support.escalation import (
+    decide,
+    mood_label,
+    mood_offer,
+    offer_again_for_mood,
+)
 from personalization.support.identity import normalise_identifier
 from personalization.support.orders import normalise_order_number
 from personalization.support.preferences import interest_category, parse_budget
-from personalization.support.tickets import priority_for, summarise
+from personalization.support.tickets import priority_for, promised_wait, summarise
 
 
 @pytest.mark.parametrize(
@@ -111,3 +116,27 @@ def test_a_declined_mood_offer_is_repeated_only_after_a_further_fall() -> None:
     assert offer_again_for_mood(-0.6, "worsening", -0.3)
     assert not offer_again_for_mood(-0.6, "improving", -0.3), "already recovering"
     assert not offer_again_for_mood(-0.25, "worsening", 0.1), "not negative enough"
+
+
+def test_a_falling_mood_earns_an_offer_only_outside_problem_journeys_and_open_questions() -> None:
+    falling = {
+        "mood": -0.35,
+        "trend": "worsening",
+        "previous_trend": "steady",
+        "offered_at": None,
+        "intent": "greet",
+        "busy": False,
+    }
+    assert mood_offer(**falling) == "first"
+    assert mood_offer(**{**falling, "previous_trend": "worsening"}) is None, "only as it starts"
+    assert mood_offer(**{**falling, "intent": "billing_problem"}) is None, "its journey decides"
+    assert mood_offer(**{**falling, "busy": True}) is None, "never over an open question"
+    assert mood_offer(**{**falling, "mood": -0.1}) is None, "not low enough yet"
+    assert mood_offer(**{**falling, "offered_at": -0.35}) is None, "declined: wait for a fall"
+    assert mood_offer(**{**falling, "mood": -0.7, "offered_at": -0.35}) == "again"
+
+
+def test_mood_labels_and_promised_waits() -> None:
+    assert [mood_label(v) for v in (-0.5, 0.0, 0.5)] == ["negative", "neutral", "positive"]
+    assert promised_wait("urgent") == promised_wait("high") == "within the hour"
+    assert promised_wait("normal") == "within one working day"

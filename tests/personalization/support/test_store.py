@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import date, timedelta
 
 import pytest
+import redis
 
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
+from personalization.privacy import set_personalization
+from personalization.recommender.cache import RecommendationCache
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 from personalization.support.bandit import STYLES, StyleBandit
+from personalization.support.feedback import record_and_learn
 from personalization.support.orders import OrderRepository
+from personalization.support.preferences import save_taste
 from personalization.support.returns import ReturnService, policy_for
 from personalization.support.tickets import TicketRepository
+from tests.conftest import Servers
 
 
 @pytest.fixture
@@ -95,3 +102,36 @@ def test_orders_are_found_by_the_days_they_were_placed_on(shop: Database) -> Non
     everything = orders.placed_between("cust-0001", date(2000, 1, 1), day, limit=100)
     assert len(everything) == len(orders.latest_ids("cust-0001", limit=100))
     assert [d for _, d in everything] == sorted((d for _, d in everything), reverse=True)
+
+
+def test_feedback_is_stored_and_teaches_the_bandit_only_when_asked(shop: Database) -> None:
+    record_and_learn(shop, "cust-0001", "conv-f", "thumbs", 1, "concise_casual", "Loyal")
+    record_and_learn(shop, "cust-0001", "conv-f", "csat", 3, "concise_casual", "Loyal")
+    record_and_learn(shop, None, "conv-g", "csat", 5, "concise_casual", "Loyal", learn=False)
+    counts = StyleBandit(shop).counts("Loyal")["concise_casual"]
+    assert (counts.successes, counts.failures) == (1, 0), (
+        "a CSAT of 3 and learn=False teach nothing"
+    )
+    with shop.cursor() as cur:
+        cur.execute("SELECT kind, value FROM feedback ORDER BY id")
+        assert [tuple(r.values()) for r in cur.fetchall()] == [
+            ("thumbs", 1),
+            ("csat", 3),
+            ("csat", 5),
+        ]
+
+
+def test_a_new_taste_and_an_opt_out_drop_the_cached_lists(shop: Database, servers: Servers) -> None:
+    client = redis.Redis.from_url(servers.redis_url)
+    cache = RecommendationCache(client, prefix=f"t{uuid.uuid4().hex[:8]}", ttl_s=60)
+    try:
+        cache.put("v1", "cust-0001", {"items": []})
+        save_taste(shop, "cust-0001", ["Garden"], 20.0, cache)
+        assert cache.get("v1", "cust-0001") is None
+        cache.put("v1", "cust-0001", {"items": []})
+        set_personalization(shop, "cust-0001", True, "test", cache)
+        assert cache.get("v1", "cust-0001") is not None, "an opt-in keeps them"
+        set_personalization(shop, "cust-0001", False, "test", cache)
+        assert cache.get("v1", "cust-0001") is None
+    finally:
+        client.close()
