@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV_PY := .venv/bin/python
 
-.PHONY: run run-cluster test setup env up down train shell lint clean
+.PHONY: run run-cluster test test-fast setup env up down train shell lint clean
 
 run: setup ## Start PostgreSQL, Redis, the action server and Rasa in demo mode; Ctrl-C stops them
 	$(VENV_PY) -m stack run --demo --api
@@ -13,6 +13,9 @@ run-cluster: setup ## Like run, with CLUSTER_SERVERS (2) Rasa/action server pair
 
 test: setup ## Lint, validate data, train if needed, run pytest and rasa test
 	scripts/test.sh
+
+test-fast: setup ## The fast tier: tests that need no database or server (well under a minute)
+	.venv/bin/python -m pytest -m fast -q
 
 setup:
 	@scripts/bootstrap.sh

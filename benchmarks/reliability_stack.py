@@ -97,6 +97,7 @@ class IsolatedStack:
     data_dir: Path
     rasa_port: int = field(default_factory=free_tcp_port)
     action_port: int = field(default_factory=free_tcp_port)
+    insights_port: int = field(default_factory=free_tcp_port)
     customer_token_secret: str = field(default_factory=lambda: "rel-" + uuid.uuid4().hex * 2)
     api_token: str = field(default_factory=lambda: "rel-api-" + uuid.uuid4().hex)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -138,6 +139,7 @@ class IsolatedStack:
                 "STACK_DATA_DIR": str(self.data_dir),
                 "RASA_PORT": str(self.rasa_port),
                 "ACTION_PORT": str(self.action_port),
+                "INSIGHTS_PORT": str(self.insights_port),
                 "CUSTOMER_TOKEN_SECRET": self.customer_token_secret,
                 "RASA_API_TOKEN": self.api_token,
                 # All load comes from 127.0.0.1: a per-client sign-in limit would mix scenarios.
@@ -225,6 +227,7 @@ class IsolatedStack:
         self.restarts.append(why)
         self.stop()
         self.rasa_port, self.action_port = free_tcp_port(), free_tcp_port()
+        self.insights_port = free_tcp_port()
         self.start()
         return True
 

@@ -34,7 +34,7 @@ from personalization.insights.overview import Overview, build_overview
 from personalization.insights.queries import InsightsRepository
 from personalization.settings import ConfigurationError, DatabaseSettings, InsightsSettings
 from personalization.store import Database, StoreUnavailable
-from stack import log_privacy
+from stack import listening, log_privacy
 
 log = logging.getLogger(__name__)
 
@@ -284,9 +284,17 @@ def main() -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        sock = listening.listen_early(settings.host, settings.port)
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return 2
     db = Database(replace(database, statement_timeout_ms=settings.statement_timeout_ms))
     app = create_app(settings, db)
-    app.run(host=settings.host, port=settings.port, access_log=False, workers=1)
+    app.run(sock=sock, access_log=False, workers=1)
     return 0
 
 

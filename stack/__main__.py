@@ -153,7 +153,7 @@ def _print_ready(
             "",
             "  DEMO MODE IS ON: the web chat's ?customer= link makes anyone a demo customer.",
             "  Never run a shop like this: production leaves DEMO_MODE unset"
-            " (README, Threat model).",
+            " (docs/security.md).",
         ]
     lines += [
         "",

@@ -176,7 +176,7 @@ def local_secret(root: Path, name: str) -> str:
     """A random secret kept beside the embedded data, made once, so it is stable across runs
     (imported ids, tokens already handed out).
 
-    Production sets each one from its secret store instead (README, "Threat model").
+    Production sets each one from its secret store instead (docs/security.md).
     """
     path = root / name
     if not path.exists():

@@ -100,7 +100,7 @@ class SentimentModelPlan:
     """The trained sentiment scorer, fitted once when it is missing.
 
     Without it the bot reads mood with the lexicon scorer, which trails the trained one on
-    every rated set (README, "Sentiment"). The human ratings come from SHARED_DATASETS; when
+    every rated set (docs/cli.md, "Sentiment"). The human ratings come from SHARED_DATASETS; when
     they are not there the lexicon scorer stays, and the log says why.
     """
 

@@ -106,10 +106,49 @@ def redis_client(servers: Servers) -> Iterator[redis.Redis]:
     client.close()
 
 
+# Fixtures that start or reach a server: a test marked `fast` may use none of them.
+SERVER_FIXTURES = frozenset(
+    {
+        "servers",
+        "empty_database_url",
+        "database_url",
+        "db",
+        "redis_client",
+        "stack",
+        "slack_api",
+        "store_with_demo_customers",
+        "store_with_demo_shop",
+        "store_down",
+        "shop",
+        "cache",
+        "insights",
+        "browser",
+        "page",
+    }
+)
+
+
+def check_fast_tier(items: list[pytest.Item]) -> None:
+    """A test marked `fast` (`make test-fast`) that reaches a server is an error, at once."""
+    for item in items:
+        if item.get_closest_marker("fast") is None:
+            continue
+        servers = sorted(set(getattr(item, "fixturenames", ())) & SERVER_FIXTURES)
+        if servers:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked fast but uses {', '.join(servers)}"
+            )
+
+
 # The running stack, shared by tests/e2e and tests/security: registered here, once, so both
 # folders get the same session-scoped servers. Imported last: it uses the helpers above.
 from tests.e2e.fixtures import (  # noqa: E402
-    pytest_collection_modifyitems,  # noqa: F401
     slack_api,  # noqa: F401
     stack,  # noqa: F401
+    stopping_the_stack_last,
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    stopping_the_stack_last(items)
+    check_fast_tier(items)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.fast
 
 # Responses Rasa's own default actions send (two-stage fallback and default fallback).
 SENT_BY_RASA_DEFAULT_ACTIONS = {"utter_ask_rephrase", "utter_default"}

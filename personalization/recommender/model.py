@@ -1,6 +1,6 @@
 """Our product recommender: a hybrid LightFM (WARP) model blended with the shop's current trend.
 
-Two findings on the shop's real orders shape it (figures in the README):
+Two findings on the shop's real orders shape it (figures in docs/cli.md):
 
 * Tastes drift. Purchases are weighted by recency (half-life ``half_life_days``), so a
   customer's last season counts more than last year's.

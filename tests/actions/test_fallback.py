@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from prometheus_client import REGISTRY
 from rasa_sdk import Tracker
 
@@ -12,6 +13,8 @@ from actions.fallback import (
     intent_to_confirm,
 )
 from tests.actions.conftest import load_tracker, run_action
+
+pytestmark = pytest.mark.fast
 
 
 def test_every_domain_intent_has_a_customer_facing_description(domain: dict[str, Any]) -> None:

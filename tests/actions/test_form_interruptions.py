@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from rasa_sdk import Tracker
 
 from actions.billing import ActionBillingHelp
 from actions.form_interruptions import ActionOfferResume, ActionStopForm, ActionStrayAnswer
 from actions.yes_no import ActionAnswerYesNo
 from tests.actions.conftest import run_action, tracker_data
+
+pytestmark = pytest.mark.fast
 
 
 def in_return_form(intent: str, text: str, deactivated: bool = True, **slots: Any) -> Tracker:

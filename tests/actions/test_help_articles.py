@@ -20,6 +20,8 @@ from personalization.recommender.articles import ArticleSuggestion
 from tests.actions.conftest import ActionResult, journey_tracker, responses, run_action, slot_events
 from tests.actions.fakes import FakeArticles
 
+pytestmark = pytest.mark.fast
+
 ARTICLES = {a.id: a for a in load_articles()}
 DELIVERY = ARTICLES["delivery-times"]
 LATE = ARTICLES["late-parcel"]

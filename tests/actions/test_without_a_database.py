@@ -40,6 +40,8 @@ from tests.actions.fakes import (
     FakeSupport,
 )
 
+pytestmark = pytest.mark.fast
+
 ORDER_ID = "DEMO-0001-14"
 SIGN_IN = {
     "who": "anonymous",

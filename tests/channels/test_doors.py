@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
 from prometheus_client import REGISTRY
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -17,6 +18,8 @@ from channels.doors import BLANK_REPLY, TROUBLE_REPLY, guarded
 from personalization.metrics import MESSAGES_FAILED, MESSAGES_REFUSED
 from personalization.settings import InputLimits
 from stack.services import free_tcp_port
+
+pytestmark = pytest.mark.fast
 
 LIMITS = InputLimits(max_message_chars=2000, max_body_bytes=100_000)
 

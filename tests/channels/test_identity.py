@@ -15,6 +15,8 @@ from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings
 from tests.channels.environment import use_identity_environment
 
+pytestmark = pytest.mark.fast
+
 SECRET = "customer-token-secret-for-channel-tests-0123"
 AUDIENCE = "hearth-home-support"
 KEY = b"pseudonym-key-for-channel-tests-0123456789"

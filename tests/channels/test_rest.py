@@ -32,6 +32,8 @@ from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings, InputLimits
 from tests.channels.environment import use_identity_environment
 
+pytestmark = pytest.mark.fast
+
 SECRET = "customer-token-secret-for-rest-tests-012345"
 AUDIENCE = "hearth-home-support"
 KEY = b"pseudonym-key-for-rest-tests-0123456789"

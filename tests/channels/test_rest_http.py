@@ -22,6 +22,8 @@ from channels.rest import RestChannel
 from personalization.settings import IdentitySettings, InputLimits
 from stack.services import free_tcp_port
 
+pytestmark = pytest.mark.fast
+
 TOO_LONG = "That message is too long for me — please keep it under 2,000 characters."
 
 

@@ -25,6 +25,8 @@ from channels.slack import (
 )
 from personalization.settings import InputLimits
 
+pytestmark = pytest.mark.fast
+
 
 def test_empty_secrets_give_a_placeholder_channel_on_slacks_route() -> None:
     channel = SlackChannel.from_credentials(

@@ -31,6 +31,8 @@ from personalization.auth.tokens import CustomerTokenVerifier, mint_token
 from personalization.settings import IdentitySettings, InputLimits
 from tests.channels.environment import use_identity_environment
 
+pytestmark = pytest.mark.fast
+
 SECRET = "customer-token-secret-for-socketio-tests-01"
 AUDIENCE = "hearth-home-support"
 KEY = b"pseudonym-key-for-socketio-tests-0123456789"

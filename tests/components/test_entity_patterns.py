@@ -16,6 +16,8 @@ from rasa.nlu.utils.pattern_utils import extract_patterns
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+pytestmark = pytest.mark.fast
+
 PROJECT = Path(__file__).resolve().parents[2]
 LENGTH = 20_000
 BUDGET_S = 0.1

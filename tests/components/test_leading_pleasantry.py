@@ -16,6 +16,8 @@ from components.leading_pleasantry import (
     split_pleasantry,
 )
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("text", "kind", "rest"),

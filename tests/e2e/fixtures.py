@@ -33,7 +33,7 @@ ACTION_SERVER_TOKEN = "e2e-action-server-token-" + uuid.uuid4().hex
 OPERATOR_TOKEN = "e2e-operator-token-" + uuid.uuid4().hex
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def stopping_the_stack_last(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("stops_stack") is not None)
 
 

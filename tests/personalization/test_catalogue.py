@@ -6,6 +6,8 @@ import pytest
 
 from personalization.catalogue import CATEGORIES, OTHER, categorise
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("description", "category"),

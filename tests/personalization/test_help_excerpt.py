@@ -10,6 +10,8 @@ import pytest
 from personalization.chat_markdown import echoes, link_text, visible_length
 from personalization.help_center import EXCERPT_CHARS, HelpArticle, excerpt, load_articles
 
+pytestmark = pytest.mark.fast
+
 ARTICLES = load_articles()
 # What the chat subset allows of brackets: a link with a title to an http(s) address.
 LINK = re.compile(r"\[(?:\\.|[^\]\\])+\]\(https?://[^\s()<>]+\)")

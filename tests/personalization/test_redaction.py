@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from personalization import redaction
 from personalization.redaction import MAX_CHARS, WITHHELD, redact, redact_event
 
+pytestmark = pytest.mark.fast
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -29,6 +29,8 @@ from stack import action_calls
 from stack.action_calls import Attempt, undelivered
 from stack.services import free_tcp_port
 
+pytestmark = pytest.mark.fast
+
 HOST = "127.0.0.1"
 SENDER = "customer-secret-7"
 ANSWER = {"events": [{"event": "slot", "name": "seen", "value": "yes"}], "responses": []}

@@ -16,6 +16,8 @@ from rasa.utils.endpoints import EndpointConfig
 from stack import action_payload
 from stack.action_payload import EncodedDomain, dumps, encoded_domain
 
+pytestmark = pytest.mark.fast
+
 DOMAIN = {
     "intents": ["greet", "ask_order"],
     "slots": {"mood": {"type": "float", "mappings": [{"type": "custom"}]}},

@@ -8,6 +8,8 @@ from rasa.core.actions.action import RemoteAction
 
 from stack import action_results
 
+pytestmark = pytest.mark.fast
+
 GOOD = {
     "events": [{"event": "slot", "name": "mood", "value": "upset", "timestamp": None}],
     "responses": [{"response": "utter_greet"}],

@@ -22,6 +22,7 @@ from personalization.settings import ActionServerSettings
 from tests.stack.asgi import Client, bearer
 
 pytestmark = [
+    pytest.mark.fast,
     pytest.mark.usefixtures("sanic_test_mode"),
     # sanic-cors registers a start-up listener; in ASGI mode Sanic warns that it runs early.
     pytest.mark.filterwarnings("ignore:You have set a listener:UserWarning"),

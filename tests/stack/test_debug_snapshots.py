@@ -15,6 +15,8 @@ from rasa.shared.core.events import UserUttered
 
 from stack import debug_snapshots
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture
 def installed() -> Iterator[None]:

@@ -8,6 +8,8 @@ from rasa.shared.utils.common import all_subclasses
 
 from stack import event_types
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture()
 def installed():

@@ -10,6 +10,8 @@ from sanic import Sanic
 
 from stack import heap
 
+pytestmark = pytest.mark.fast
+
 
 def test_freeze_moves_live_objects_out_of_collections_and_new_ones_are_still_collected() -> None:
     kept = [object() for _ in range(1000)]

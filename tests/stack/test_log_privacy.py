@@ -15,6 +15,8 @@ from rasa.utils import log_utils
 
 from stack import log_privacy
 
+pytestmark = pytest.mark.fast
+
 EMAIL = "jane.doe@example.com"
 SENTENCE = "please cancel the blue sofa I ordered for my mother"
 TEXT = f"my email is {EMAIL}, {SENTENCE}"

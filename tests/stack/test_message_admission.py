@@ -10,6 +10,8 @@ from rasa.core.processor import MessageProcessor
 
 from stack import message_admission
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture()
 def pipeline(monkeypatch: pytest.MonkeyPatch):

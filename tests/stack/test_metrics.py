@@ -25,6 +25,7 @@ from tests.conftest import PROJECT_ROOT
 from tests.stack.asgi import Client, bearer
 
 pytestmark = [
+    pytest.mark.fast,
     pytest.mark.usefixtures("sanic_test_mode"),
     pytest.mark.filterwarnings("ignore:You have set a listener:UserWarning"),
 ]

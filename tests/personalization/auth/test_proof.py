@@ -15,6 +15,8 @@ from personalization.auth.proof import (
     opaque,
 )
 
+pytestmark = pytest.mark.fast
+
 KEY = b"binding-key-for-tests-0123456789"
 NOW = 1_750_000_000.0
 TTL = 7200.0

@@ -16,6 +16,8 @@ from personalization.experiments.analysis import (
 )
 from personalization.experiments.definition import parse
 
+pytestmark = pytest.mark.fast
+
 EXPERIMENT = parse(
     {
         "name": "style-test",

@@ -3,8 +3,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
+import pytest
+
 from personalization.experiments.assignment import Unit, assigned_arm, bucket, served_arm
 from personalization.experiments.definition import parse
+
+pytestmark = pytest.mark.fast
 
 EXPERIMENT = parse(
     {

@@ -3,7 +3,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from personalization.insights.fairness import MIN_GROUP, audit
+
+pytestmark = pytest.mark.fast
 
 
 def conversations(

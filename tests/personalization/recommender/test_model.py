@@ -11,6 +11,8 @@ import pytest
 from personalization.recommender.evaluation import ndcg_at_k
 from personalization.recommender.model import HybridModel, Params, Purchases, tune_trend
 
+pytestmark = pytest.mark.fast
+
 REFERENCE = datetime(2026, 10, 1, tzinfo=timezone.utc)
 CANDLES = [f"CANDLE{i}" for i in range(6)]
 MUGS = [f"MUG{i}" for i in range(6)]

@@ -6,6 +6,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from personalization.sentiment import LexiconScorer, Mood
 from personalization.sentiment.lexicon import support_features
 
+pytestmark = pytest.mark.fast
+
 # Support messages and how an agent reads them. Written for this test; they check our rules,
 # they are not a benchmark (the evaluation uses human ratings, see README).
 SUPPORT_MESSAGES = [

@@ -8,6 +8,8 @@ import pytest
 
 from personalization.support.order_dates import order_date_window
 
+pytestmark = pytest.mark.fast
+
 TUESDAY = date(2026, 11, 24)
 
 

@@ -9,6 +9,8 @@ import pytest
 from personalization.support.orders import Order, OrderLine
 from personalization.support.returns import match_line
 
+pytestmark = pytest.mark.fast
+
 ORDER = Order(
     id="A-2",
     customer_id="cust-0001",

@@ -16,6 +16,8 @@ from personalization.support.orders import normalise_order_number
 from personalization.support.preferences import interest_category, parse_budget
 from personalization.support.tickets import priority_for, promised_wait, summarise
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("days", "tier", "mood", "level"),

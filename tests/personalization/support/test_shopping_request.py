@@ -22,6 +22,8 @@ from personalization.support.shopping_words import (
     RECIPIENTS,
 )
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.mark.parametrize(
     ("text", "label"),
