@@ -152,8 +152,7 @@ def _print_ready(
             f"    as demo customer Alice:  {base}/webhooks/chat/?customer=cust-0001",
             "",
             "  DEMO MODE IS ON: the web chat's ?customer= link makes anyone a demo customer.",
-            "  Never run a shop like this: production leaves DEMO_MODE unset"
-            " (docs/security.md).",
+            "  Never run a shop like this: production leaves DEMO_MODE unset (docs/security.md).",
         ]
     lines += [
         "",

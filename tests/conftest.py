@@ -135,9 +135,7 @@ def check_fast_tier(items: list[pytest.Item]) -> None:
             continue
         servers = sorted(set(getattr(item, "fixturenames", ())) & SERVER_FIXTURES)
         if servers:
-            raise pytest.UsageError(
-                f"{item.nodeid} is marked fast but uses {', '.join(servers)}"
-            )
+            raise pytest.UsageError(f"{item.nodeid} is marked fast but uses {', '.join(servers)}")
 
 
 # The running stack, shared by tests/e2e and tests/security: registered here, once, so both
