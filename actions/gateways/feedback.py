@@ -7,7 +7,7 @@ from typing import Protocol
 from actions import personalization_client as client
 from actions.gateways.provider import Provider
 from actions.outcome import Outcome
-from personalization.support.feedback import record_and_learn
+from personalization.support.feedback import FeedbackRepository
 
 
 class Feedback(Protocol):
@@ -39,8 +39,8 @@ class StoreFeedback:
     ) -> Outcome[None]:
         return await client.run(
             "feedback",
-            lambda: record_and_learn(
-                client.database(), customer_id, conversation_id, kind, value, style, segment, learn
+            lambda: FeedbackRepository(client.database()).record_and_learn(
+                customer_id, conversation_id, kind, value, style, segment, learn
             ),
         )
 

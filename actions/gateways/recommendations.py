@@ -8,7 +8,7 @@ from actions import personalization_client as client
 from actions.gateways.provider import Provider
 from actions.outcome import Outcome
 from personalization.recommender.service import Recommendations, RequestedRecommendations
-from personalization.support.preferences import find_product, record_recommendations, save_taste
+from personalization.support.preferences import ShoppingRepository
 from personalization.support.shopping_request import Ask
 
 
@@ -66,8 +66,8 @@ class StoreRecommendations:
     ) -> Outcome[None]:
         return await client.run(
             "save preferences",
-            lambda: save_taste(
-                client.database(), customer_id, [interest], budget, client.recommendation_cache()
+            lambda: ShoppingRepository(client.database()).save_taste(
+                customer_id, [interest], budget, client.recommendation_cache()
             ),
         )
 
@@ -81,13 +81,15 @@ class StoreRecommendations:
     ) -> Outcome[None]:
         return await client.run(
             f"record {kind}",
-            lambda: record_recommendations(
-                client.database(), customer_id, kind, codes, conversation_id, reasons
+            lambda: ShoppingRepository(client.database()).record_recommendations(
+                customer_id, kind, codes, conversation_id, reasons
             ),
         )
 
     async def product(self, stock_code: str) -> Outcome[dict[str, Any]]:
-        outcome = await client.run("product", lambda: find_product(client.database(), stock_code))
+        outcome = await client.run(
+            "product", lambda: ShoppingRepository(client.database()).product(stock_code)
+        )
         return outcome.found("unknown product")
 
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from actions import personalization_client as client
 from actions.gateways.provider import Provider
 from actions.outcome import Outcome
-from personalization.support.conversation_log import record_message_sentiment
+from personalization.support.conversation_log import ConversationLog
 from personalization.support.orders import Order
 from personalization.support.returns import ReturnDecision, ReturnService
 from personalization.support.tickets import Ticket, TicketRepository
@@ -82,8 +82,8 @@ class StoreSupport:
     ) -> Outcome[None]:
         return await client.run(
             "sentiment record",
-            lambda: record_message_sentiment(
-                client.database(), customer_id, conversation_id, score, label
+            lambda: ConversationLog(client.database()).record_sentiment(
+                customer_id, conversation_id, score, label
             ),
         )
 

@@ -143,9 +143,9 @@ def test_each_item_says_why_it_is_shown(
 
 
 def test_a_stated_interest_is_the_reason_given(shop: Database, registry: ModelRegistry) -> None:
-    from personalization.support.preferences import save_taste
+    from personalization.support.preferences import ShoppingRepository
 
-    save_taste(shop, "cust-0005", ["Kitchen"], 25.0)
+    ShoppingRepository(shop).save_taste("cust-0005", ["Kitchen"], 25.0)
     result = RecommendationService(shop, registry).recommend("cust-0005", n=4)
     kitchen = [i for i in result.items if i.get("category") == "Kitchen"]
     assert kitchen

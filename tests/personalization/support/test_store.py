@@ -15,9 +15,9 @@ from personalization.recommender.cache import RecommendationCache
 from personalization.store import Database
 from personalization.store.customers import CustomerRepository
 from personalization.support.bandit import STYLES, StyleBandit
-from personalization.support.feedback import record_and_learn
+from personalization.support.feedback import FeedbackRepository
 from personalization.support.orders import OrderRepository
-from personalization.support.preferences import save_taste
+from personalization.support.preferences import ShoppingRepository
 from personalization.support.returns import ReturnService, policy_for
 from personalization.support.tickets import TicketRepository
 from tests.conftest import Servers
@@ -105,9 +105,10 @@ def test_orders_are_found_by_the_days_they_were_placed_on(shop: Database) -> Non
 
 
 def test_feedback_is_stored_and_teaches_the_bandit_only_when_asked(shop: Database) -> None:
-    record_and_learn(shop, "cust-0001", "conv-f", "thumbs", 1, "concise_casual", "Loyal")
-    record_and_learn(shop, "cust-0001", "conv-f", "csat", 3, "concise_casual", "Loyal")
-    record_and_learn(shop, None, "conv-g", "csat", 5, "concise_casual", "Loyal", learn=False)
+    feedback = FeedbackRepository(shop)
+    feedback.record_and_learn("cust-0001", "conv-f", "thumbs", 1, "concise_casual", "Loyal")
+    feedback.record_and_learn("cust-0001", "conv-f", "csat", 3, "concise_casual", "Loyal")
+    feedback.record_and_learn(None, "conv-g", "csat", 5, "concise_casual", "Loyal", learn=False)
     counts = StyleBandit(shop).counts("Loyal")["concise_casual"]
     assert (counts.successes, counts.failures) == (1, 0), (
         "a CSAT of 3 and learn=False teach nothing"
@@ -126,7 +127,7 @@ def test_a_new_taste_and_an_opt_out_drop_the_cached_lists(shop: Database, server
     cache = RecommendationCache(client, prefix=f"t{uuid.uuid4().hex[:8]}", ttl_s=60)
     try:
         cache.put("v1", "cust-0001", {"items": []})
-        save_taste(shop, "cust-0001", ["Garden"], 20.0, cache)
+        ShoppingRepository(shop).save_taste("cust-0001", ["Garden"], 20.0, cache)
         assert cache.get("v1", "cust-0001") is None
         cache.put("v1", "cust-0001", {"items": []})
         set_personalization(shop, "cust-0001", True, "test", cache)
