@@ -323,7 +323,40 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
-def main(argv: list[str] | None = None) -> int:
+def _cmd_env(args: argparse.Namespace) -> int:
+    print(environment.resolve().exports())
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    env = _up()
+    print(f"services ready; embedded servers started now: {', '.join(env.started) or 'none'}")
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    stopped = environment.stop_embedded()
+    print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    if SentimentModelPlan(PROJECT_ROOT).train_if_missing():
+        print("sentiment model trained")
+    trained = TrainingPlan(PROJECT_ROOT).train(force=args.force)
+    print("model trained" if trained else "model is up to date; nothing to train")
+    return 0
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    from stack.chat import chat
+
+    values = {key: os.environ.get(key) or value for key, value in environment.DEFAULTS.items()}
+    token = _shell_token(args.customer) if args.customer else None
+    return chat(values, args.sender, token)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m stack",
         description=__doc__,
@@ -331,11 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("env", help="print export lines for the stack's variables")
-    commands.add_parser("up", help="start services, migrate, load demo customers")
-    commands.add_parser("down", help="stop the embedded servers")
+    commands.add_parser("env", help="print export lines for the stack's variables").set_defaults(
+        handler=_cmd_env
+    )
+    commands.add_parser("up", help="start services, migrate, load demo customers").set_defaults(
+        handler=_cmd_up
+    )
+    commands.add_parser("down", help="stop the embedded servers").set_defaults(handler=_cmd_down)
     train = commands.add_parser("train", help="train the model if its inputs changed")
     train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(handler=_cmd_train)
     run = commands.add_parser("run", help="run the whole stack until Ctrl-C")
     run.add_argument("--no-train", action="store_true", help="use the existing model as it is")
     run.add_argument(
@@ -362,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         default=300,
         help="seconds to wait for the servers to load (default 300)",
     )
+    run.set_defaults(handler=_run)
     shell = commands.add_parser("shell", help="chat with the running stack in the terminal")
     shell.add_argument("--sender", default="shell", help="conversation id (any name)")
     shell.add_argument(
@@ -369,43 +408,22 @@ def main(argv: list[str] | None = None) -> int:
         default="cust-0001",
         help="demo customer to chat as, with a token minted here ('' for a visitor)",
     )
-    args = parser.parse_args(argv)
+    shell.set_defaults(handler=_cmd_shell)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("stack").setLevel(logging.INFO)
-
     try:
-        if args.command == "env":
-            print(environment.resolve().exports())
-        elif args.command == "up":
-            env = _up()
-            print(
-                f"services ready; embedded servers started now: {', '.join(env.started) or 'none'}"
-            )
-        elif args.command == "down":
-            stopped = environment.stop_embedded()
-            print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
-        elif args.command == "train":
-            if SentimentModelPlan(PROJECT_ROOT).train_if_missing():
-                print("sentiment model trained")
-            trained = TrainingPlan(PROJECT_ROOT).train(force=args.force)
-            print("model trained" if trained else "model is up to date; nothing to train")
-        elif args.command == "run":
-            return _run(args)
-        elif args.command == "shell":
-            from stack.chat import chat
-
-            values = {
-                key: os.environ.get(key) or value for key, value in environment.DEFAULTS.items()
-            }
-            token = _shell_token(args.customer) if args.customer else None
-            return chat(values, args.sender, token)
+        return int(args.handler(args))
     except _FAILURES as exc:
         print(f"error: {_describe(exc)}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import psycopg2.extras
 
@@ -217,6 +218,135 @@ def _invoices(
         yield current, lines  # type: ignore[misc]
 
 
+def _checked_reader(text: IO[str], path: Path) -> csv.DictReader:
+    """A CSV reader over ``text`` whose header has every column the import needs."""
+    reader = csv.DictReader(text)
+    try:
+        header = reader.fieldnames or []
+    except (OSError, EOFError, csv.Error) as exc:
+        raise ImportFormatError(f"{path} cannot be read as CSV: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ImportFormatError(
+            f"{path} lacks the columns {', '.join(missing)}; expected {', '.join(REQUIRED_COLUMNS)}"
+        )
+    return reader
+
+
+def _rejects_writer(files: ExitStack, path: Path | None) -> csv.writer | None:
+    """A CSV writer for rejected rows (closed with ``files``), or None without a path."""
+    if path is None:
+        return None
+    out = files.enter_context(open(path, "w", newline=""))  # noqa: SIM115 - closed by files
+    rejects = csv.writer(out)
+    rejects.writerow(["line", "reason", *REQUIRED_COLUMNS])
+    return rejects
+
+
+@dataclass
+class _Seen:
+    """What the import has written so far, across batches: an invoice split over the file
+    continues its line numbers, and the report counts each customer, product and invoice
+    once."""
+
+    report: ImportReport = field(default_factory=ImportReport)
+    customers: set[str] = field(default_factory=set)
+    products: set[str] = field(default_factory=set)
+    invoices: set[str] = field(default_factory=set)
+    next_line_no: dict[str, int] = field(default_factory=dict)
+
+    def first_line_no(self, invoice: str, lines: int) -> int:
+        first = self.next_line_no.get(invoice, 1)
+        self.next_line_no[invoice] = first + lines
+        return first
+
+    def finish(self, seconds: float) -> ImportReport:
+        report = self.report
+        report.customers, report.products = len(self.customers), len(self.products)
+        report.orders = sum(1 for invoice in self.invoices if not invoice.startswith("C"))
+        report.returns = len(self.invoices) - report.orders
+        report.seconds = seconds
+        return report
+
+
+@dataclass
+class _Rows:
+    """One batch of invoices as the rows of each table."""
+
+    customers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    products: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    orders: list[tuple[Any, ...]] = field(default_factory=list)
+    order_lines: list[tuple[Any, ...]] = field(default_factory=list)
+    returns: list[tuple[Any, ...]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, batch: list[tuple[str, list[Line]]], key: bytes, seen: _Seen) -> _Rows:
+        rows = cls()
+        for invoice, lines in batch:
+            rows.add_invoice(invoice, lines, key, seen.first_line_no(invoice, len(lines)))
+            seen.invoices.add(invoice)
+            seen.report.rows_imported += len(lines)
+        seen.customers.update(rows.customers)
+        seen.products.update(rows.products)
+        return rows
+
+    def add_invoice(self, invoice: str, lines: list[Line], key: bytes, first_line_no: int) -> None:
+        customer_id = pseudonymous_id(key, SOURCE, lines[0].customer_ref)
+        self.customers[customer_id] = (customer_id, lines[0].country)
+        for offset, line in enumerate(lines):
+            self.products[line.stock_code] = (line.description, line.unit_price)
+            row = (invoice, first_line_no + offset)
+            if line.is_return:
+                self.returns.append(
+                    (*row, customer_id, line.stock_code, line.quantity, line.unit_price, line.at)
+                )
+            else:
+                self.order_lines.append((*row, line.stock_code, line.quantity, line.unit_price))
+        if not lines[0].is_return:
+            total = sum((line.quantity * line.unit_price for line in lines), Decimal(0))
+            self.orders.append((invoice, customer_id, lines[0].at, lines[0].country, total))
+
+    def store(self, cur: Any) -> None:
+        psycopg2.extras.execute_values(
+            cur,
+            """INSERT INTO customers (id, country) VALUES %s
+               ON CONFLICT (id) DO UPDATE SET country = EXCLUDED.country
+               WHERE customers.country IS DISTINCT FROM EXCLUDED.country""",
+            list(self.customers.values()),
+        )
+        psycopg2.extras.execute_values(
+            cur,
+            """INSERT INTO products (stock_code, description, category, unit_price) VALUES %s
+               ON CONFLICT (stock_code) DO UPDATE
+               SET description = EXCLUDED.description, category = EXCLUDED.category,
+                   unit_price = EXCLUDED.unit_price, updated_at = now()
+               WHERE (products.description, products.category, products.unit_price)
+                     IS DISTINCT FROM
+                     (EXCLUDED.description, EXCLUDED.category, EXCLUDED.unit_price)""",
+            [(code, d, categorise(d), p) for code, (d, p) in self.products.items()],
+        )
+        for sql, rows in (
+            (
+                """INSERT INTO orders (id, customer_id, ordered_at, country, total) VALUES %s
+                   ON CONFLICT (id) DO NOTHING""",
+                self.orders,
+            ),
+            (
+                """INSERT INTO order_lines (order_id, line_no, stock_code, quantity, unit_price)
+                   VALUES %s ON CONFLICT (order_id, line_no) DO NOTHING""",
+                self.order_lines,
+            ),
+            (
+                """INSERT INTO returns (invoice_id, line_no, customer_id, stock_code,
+                                        quantity, unit_price, returned_at)
+                   VALUES %s ON CONFLICT (invoice_id, line_no) DO NOTHING""",
+                self.returns,
+            ),
+        ):
+            if rows:
+                psycopg2.extras.execute_values(cur, sql, rows)
+
+
 class TransactionImporter:
     def __init__(
         self,
@@ -239,65 +369,30 @@ class TransactionImporter:
         """Import `path` (CSV, optionally gzipped); `progress(bytes_read, bytes_total)`."""
         if not path.is_file():
             raise ImportFormatError(f"{path} does not exist or is not a file")
-        report = ImportReport()
         started = time.monotonic()
         total_bytes = path.stat().st_size
-        text, bytes_read = _open_text(path)
-        rejects_file = open(rejects_path, "w", newline="") if rejects_path else None  # noqa: SIM115
-        try:
-            reader = csv.DictReader(text)
+        seen = _Seen()
+        with ExitStack() as files:
+            text, bytes_read = _open_text(path)
+            files.callback(text.close)
+            reader = _checked_reader(text, path)
+            rejects = _rejects_writer(files, rejects_path)
+
+            def batch_written() -> None:
+                if progress:
+                    progress(bytes_read(), total_bytes)
+
             try:
-                header = reader.fieldnames or []
-            except (OSError, EOFError, csv.Error) as exc:
-                raise ImportFormatError(f"{path} cannot be read as CSV: {exc}") from exc
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise ImportFormatError(
-                    f"{path} lacks the columns {', '.join(missing)}; expected "
-                    f"{', '.join(REQUIRED_COLUMNS)}"
-                )
-            rejects = csv.writer(rejects_file) if rejects_file else None
-            if rejects is not None:
-                rejects.writerow(["line", "reason", *REQUIRED_COLUMNS])
-            seen_customers: set[str] = set()
-            seen_products: set[str] = set()
-            seen_invoices: set[str] = set()
-            next_line_no: dict[str, int] = {}
-            batch: list[tuple[str, list[Line]]] = []
-            try:
-                for invoice, lines in _invoices(reader, report, self._limits, rejects):
-                    batch.append((invoice, lines))
-                    if len(batch) >= self._batch_invoices:
-                        self._write(
-                            batch,
-                            next_line_no,
-                            seen_customers,
-                            seen_products,
-                            seen_invoices,
-                            report,
-                        )
-                        batch = []
-                        if progress:
-                            progress(bytes_read(), total_bytes)
-                self._write(
-                    batch, next_line_no, seen_customers, seen_products, seen_invoices, report
-                )
+                self._import_invoices(reader, rejects, seen, batch_written)
             except (OSError, EOFError, csv.Error) as exc:
                 raise ImportFormatError(
-                    f"{path} is damaged after {report.rows_read} rows ({exc}); the "
+                    f"{path} is damaged after {seen.report.rows_read} rows ({exc}); the "
                     "invoices before that point were imported, and re-running is safe"
                 ) from exc
             self._recompute_order_totals()
             if progress:
                 progress(total_bytes, total_bytes)
-        finally:
-            text.close()
-            if rejects_file:
-                rejects_file.close()
-        report.customers, report.products = len(seen_customers), len(seen_products)
-        report.orders = sum(1 for invoice in seen_invoices if not invoice.startswith("C"))
-        report.returns = len(seen_invoices) - report.orders
-        report.seconds = time.monotonic() - started
+        report = seen.finish(time.monotonic() - started)
         log.info(
             "imported %d of %d rows in %.1fs",
             report.rows_imported,
@@ -306,6 +401,23 @@ class TransactionImporter:
         )
         self._record_run(path.name, report)
         return report
+
+    def _import_invoices(
+        self,
+        reader: csv.DictReader,
+        rejects: csv.writer | None,
+        seen: _Seen,
+        batch_written: Callable[[], None],
+    ) -> None:
+        """Valid invoices, written `batch_invoices` at a time."""
+        batch: list[tuple[str, list[Line]]] = []
+        for invoice, lines in _invoices(reader, seen.report, self._limits, rejects):
+            batch.append((invoice, lines))
+            if len(batch) >= self._batch_invoices:
+                self._write(batch, seen)
+                batch = []
+                batch_written()
+        self._write(batch, seen)
 
     def _record_run(self, source: str, report: ImportReport) -> None:
         """Keep what the import rejected and what was missing, for the data-quality view."""
@@ -333,86 +445,9 @@ class TransactionImporter:
                    WHERE orders.id = sums.order_id AND orders.total IS DISTINCT FROM sums.total"""
             )
 
-    def _write(
-        self,
-        batch: list[tuple[str, list[Line]]],
-        next_line_no: dict[str, int],
-        seen_customers: set[str],
-        seen_products: set[str],
-        seen_invoices: set[str],
-        report: ImportReport,
-    ) -> None:
+    def _write(self, batch: list[tuple[str, list[Line]]], seen: _Seen) -> None:
         if not batch:
             return
-        customers: dict[str, tuple[str, str]] = {}
-        products: dict[str, tuple[str, Decimal]] = {}
-        orders, order_lines, returns = [], [], []
-        for invoice, lines in batch:
-            customer_id = pseudonymous_id(self._key, SOURCE, lines[0].customer_ref)
-            customers[customer_id] = (customer_id, lines[0].country)
-            first_line_no = next_line_no.get(invoice, 1)
-            next_line_no[invoice] = first_line_no + len(lines)
-            for offset, line in enumerate(lines):
-                products[line.stock_code] = (line.description, line.unit_price)
-                row = (invoice, first_line_no + offset)
-                if line.is_return:
-                    returns.append(
-                        (
-                            *row,
-                            customer_id,
-                            line.stock_code,
-                            line.quantity,
-                            line.unit_price,
-                            line.at,
-                        )
-                    )
-                else:
-                    order_lines.append((*row, line.stock_code, line.quantity, line.unit_price))
-            if not lines[0].is_return:
-                total = sum((line.quantity * line.unit_price for line in lines), Decimal(0))
-                orders.append((invoice, customer_id, lines[0].at, lines[0].country, total))
-            seen_invoices.add(invoice)
-            report.rows_imported += len(lines)
-        seen_customers.update(customers)
-        seen_products.update(products)
+        rows = _Rows.of(batch, self._key, seen)
         with self._db.cursor() as cur:
-            psycopg2.extras.execute_values(
-                cur,
-                """INSERT INTO customers (id, country) VALUES %s
-                   ON CONFLICT (id) DO UPDATE SET country = EXCLUDED.country
-                   WHERE customers.country IS DISTINCT FROM EXCLUDED.country""",
-                list(customers.values()),
-            )
-            psycopg2.extras.execute_values(
-                cur,
-                """INSERT INTO products (stock_code, description, category, unit_price) VALUES %s
-                   ON CONFLICT (stock_code) DO UPDATE
-                   SET description = EXCLUDED.description, category = EXCLUDED.category,
-                       unit_price = EXCLUDED.unit_price, updated_at = now()
-                   WHERE (products.description, products.category, products.unit_price)
-                         IS DISTINCT FROM
-                         (EXCLUDED.description, EXCLUDED.category, EXCLUDED.unit_price)""",
-                [(code, d, categorise(d), p) for code, (d, p) in products.items()],
-            )
-            if orders:
-                psycopg2.extras.execute_values(
-                    cur,
-                    """INSERT INTO orders (id, customer_id, ordered_at, country, total) VALUES %s
-                       ON CONFLICT (id) DO NOTHING""",
-                    orders,
-                )
-            if order_lines:
-                psycopg2.extras.execute_values(
-                    cur,
-                    """INSERT INTO order_lines (order_id, line_no, stock_code, quantity, unit_price)
-                       VALUES %s ON CONFLICT (order_id, line_no) DO NOTHING""",
-                    order_lines,
-                )
-            if returns:
-                psycopg2.extras.execute_values(
-                    cur,
-                    """INSERT INTO returns (invoice_id, line_no, customer_id, stock_code,
-                                            quantity, unit_price, returned_at)
-                       VALUES %s ON CONFLICT (invoice_id, line_no) DO NOTHING""",
-                    returns,
-                )
+            rows.store(cur)
