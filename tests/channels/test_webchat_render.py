@@ -8,16 +8,15 @@ reason (as the end-to-end tests do); they are never skipped.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from channels.webchat import SECURITY_HEADERS, WEBCHAT_DIR
+from tests.chromium import chromium
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ORIGIN = "http://chat.test"
 PAGE = f"{ORIGIN}/webhooks/chat/"
 # Stands in for socket.io: records what the page emits, and lets the test fire events.
@@ -51,18 +50,8 @@ ARTICLE = (
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-            )
-        except Exception as exc:
-            pytest.fail(
-                f"Chromium could not start from {CHROMIUM}: {exc}\n"
-                "Install Debian's chromium (scripts/ensure_chromium.sh) or set CHROMIUM_PATH."
-            )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def serve(route: Route) -> None:

@@ -12,7 +12,6 @@ the tests fail with the reason; they are never skipped.
 from __future__ import annotations
 
 import html
-import os
 import re
 import time
 import uuid
@@ -23,12 +22,13 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 import socketio
-from playwright.sync_api import Browser, Page, Request, Route, WebSocket, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Request, Route, WebSocket, expect
 
 from personalization.auth.tokens import mint_token
 from personalization.settings import DatabaseSettings
 from personalization.store import Database
 from personalization.store.customers import Customer, CustomerRepository
+from tests.chromium import chromium
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.stack import (
     AUDIENCE,
@@ -41,19 +41,6 @@ from tests.e2e.stack import (
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # A page served by page.route has no network address of its own, so Chromium's Local
-    # Network Access checks would block its socket to 127.0.0.1 (the real page is unaffected).
-    "--disable-features=LocalNetworkAccessChecks",
-]
 SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"
 PHONE = {"width": 390, "height": 780}
 REPLY_TIMEOUT_MS = 30_000
@@ -65,16 +52,8 @@ TOKEN_SLOT = 'data-customer-token=""'
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as exc:
-            pytest.fail(
-                f"Chromium could not start from {CHROMIUM}: {exc}\n"
-                "Install Debian's chromium (scripts/ensure_chromium.sh) or set CHROMIUM_PATH."
-            )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -4,41 +4,24 @@ as Rasa NLU data. Screenshots go to results/screenshots/ (not in git)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
 
+from tests.chromium import chromium
 from tests.conftest import PROJECT_ROOT
 from tests.insights.conftest import InsightsServer
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = PROJECT_ROOT / "results" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        try:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:
-            pytest.fail(
-                f"Chromium could not start from {CHROMIUM}: {exc}\n"
-                "Install Debian's chromium (scripts/ensure_chromium.sh) or set CHROMIUM_PATH."
-            )
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
