@@ -12,6 +12,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from insights import charts
+from personalization.experiments.analysis import wilson_interval
 from personalization.insights.overview import Overview
 
 _TEMPLATES = Environment(
@@ -22,15 +23,6 @@ _TEMPLATES = Environment(
 
 def _rate(hits: float, n: float) -> float | None:
     return hits / n if n else None
-
-
-def _wilson(hits: int, n: int) -> tuple[float, float] | None:
-    if not n:
-        return None
-    z, p = 1.96, hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _csat_interval(row: dict[str, Any]) -> tuple[float, float] | None:
@@ -60,10 +52,7 @@ def feedback_charts(overview: Overview) -> list[str]:
                 f"Thumbs up by {titles[dimension]}",
                 labels,
                 [r["thumbs_up"] for r in rows],
-                [
-                    _wilson(round((r["thumbs_up"] or 0) * r["thumbs_n"]), r["thumbs_n"])
-                    for r in rows
-                ],
+                [wilson_interval(r["thumbs_up_n"], r["thumbs_n"]) for r in rows],
                 percent=True,
                 notes=[f"n={r['thumbs_n']}" for r in rows],
             )
@@ -78,7 +67,7 @@ def click_charts(overview: Overview) -> list[str]:
             f"Recommendation click-through by {titles[dimension]}",
             [r["grp"] for r in rows],
             [_rate(r["clicked"], r["shown"]) for r in rows],
-            [_wilson(r["clicked"], r["shown"]) for r in rows],
+            [wilson_interval(r["clicked"], r["shown"]) for r in rows],
             percent=True,
             notes=[f"{r['clicked']}/{r['shown']}" for r in rows],
         )

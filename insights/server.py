@@ -23,6 +23,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import psycopg2
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -39,6 +40,8 @@ from stack import listening, log_privacy
 log = logging.getLogger(__name__)
 
 COOKIE = "insights_session"
+# What a database that is down or too slow raises: a plain 503 page, never a traceback.
+DATABASE_DOWN = (StoreUnavailable, ConnectionError, psycopg2.Error)
 _DAYS = re.compile(r"[0-9]{1,3}")
 # Only a token is ever posted here: anything larger is refused before it is read.
 MAX_REQUEST_BYTES = 16 * 1024
@@ -217,12 +220,8 @@ def create_app(settings: InsightsSettings, db: Database, name: str = "insights")
         try:
             overview = await overview_for(days)
             body = await asyncio.get_running_loop().run_in_executor(None, render, overview)
-        except (StoreUnavailable, ConnectionError) as exc:
+        except DATABASE_DOWN as exc:
             return _unavailable(exc)
-        except Exception as exc:  # psycopg2 errors and the like: one line, never a traceback
-            if type(exc).__module__.startswith("psycopg2"):
-                return _unavailable(exc)
-            raise
         return response.html(body)
 
     @app.get("/insights/nlu-candidates.yml")
@@ -236,7 +235,7 @@ def create_app(settings: InsightsSettings, db: Database, name: str = "insights")
             rows = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: InsightsRepository(db).not_understood(since, limit=500)
             )
-        except (StoreUnavailable, ConnectionError) as exc:
+        except DATABASE_DOWN as exc:
             return _unavailable(exc)
         return response.text(
             candidates_yaml(rows, since, until),

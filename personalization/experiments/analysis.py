@@ -166,6 +166,16 @@ def compare(
     )
 
 
+def wilson_interval(hits: int, n: int) -> tuple[float, float] | None:
+    """The Wilson 95% interval of a rate ``hits / n``; None without trials."""
+    if n <= 0:
+        return None
+    z, p = stats.norm.ppf(1 - ALPHA / 2), hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (each compared with alpha as is)."""
     order = sorted(range(len(p_values)), key=lambda i: p_values[i])

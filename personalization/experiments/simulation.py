@@ -26,6 +26,7 @@ from personalization.experiments.analysis import (
     Report,
     analyse,
     guardrail_breaches,
+    wilson_interval,
 )
 from personalization.experiments.assignment import assigned_arm
 from personalization.experiments.definition import Arm, Experiment
@@ -209,10 +210,7 @@ class RateResult:
     @property
     def interval(self) -> tuple[float, float]:
         """Wilson 95% interval of the rate over the runs."""
-        z, n, p = 1.959964, self.runs, self.rate
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-        return max(0.0, centre - half), min(1.0, centre + half)
+        return wilson_interval(self.hits, self.runs) or (0.0, 1.0)
 
 
 def aa_false_positive_rate(

@@ -150,6 +150,7 @@ class InsightsRepository:
                        stddev_samp(f.value) FILTER (WHERE f.kind = 'csat')::float AS csat_sd,
                        avg((f.value > 0)::int) FILTER (WHERE f.kind = 'thumbs')::float
                            AS thumbs_up,
+                       count(*) FILTER (WHERE f.kind = 'thumbs' AND f.value > 0) AS thumbs_up_n,
                        count(*) FILTER (WHERE f.kind = 'thumbs') AS thumbs_n
                 FROM feedback f
                 LEFT JOIN segment_assignments s ON s.customer_id = f.customer_id
