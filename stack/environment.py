@@ -166,10 +166,22 @@ def resolve(
 
 def private_directory(path: Path) -> None:
     """The stack's data directory: only its owner may list or enter it. It holds secrets, the
-    Redis dump (Redis writes it world-readable) and logs."""
+    Redis dump (Redis writes it world-readable) and logs.
+
+    Run as root, embedded PostgreSQL runs as its own user, which must pass through this
+    directory to its data: taking that away made the server panic at its next checkpoint.
+    Then others may pass through but not list it (0711), and every subdirectory except
+    PostgreSQL's own (which it keeps at 0700) is closed to them instead.
+    """
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+    if os.geteuid() != 0:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+        return
+    path.chmod(0o711)
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink() and child.name != "postgres":
+            child.chmod(0o700)
 
 
 def local_secret(root: Path, name: str) -> str:

@@ -207,5 +207,23 @@ def test_the_data_directory_is_private(servers: Servers, tmp_path: Path) -> None
         "REDIS_URL": servers.redis_url,
         "STACK_DATA_DIR": str(root),
     }
+    (root / "redis").mkdir(mode=0o755)
+    (root / "redis").chmod(0o755)
     environment.resolve(environ)
-    assert root.stat().st_mode & 0o777 == 0o700, "secrets, dumps and logs: owner only"
+    if os.geteuid() == 0:  # embedded PostgreSQL's own user must pass through to its data
+        assert root.stat().st_mode & 0o777 == 0o711, "others may pass, not list"
+        assert (root / "redis").stat().st_mode & 0o777 == 0o700, "the dump: owner only"
+    else:
+        assert root.stat().st_mode & 0o777 == 0o700, "secrets, dumps and logs: owner only"
+
+
+def test_run_as_root_the_embedded_database_keeps_its_way_in(tmp_path: Path) -> None:
+    """Closing the data directory to PostgreSQL's user made the running server panic."""
+    if os.geteuid() != 0:
+        pytest.skip("only root runs embedded PostgreSQL as another user")
+    (tmp_path / "postgres").mkdir(mode=0o700)
+    (tmp_path / "logs").mkdir(mode=0o755)
+    environment.private_directory(tmp_path)
+    assert tmp_path.stat().st_mode & 0o777 == 0o711
+    assert (tmp_path / "postgres").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "logs").stat().st_mode & 0o777 == 0o700
