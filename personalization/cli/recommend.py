@@ -34,7 +34,8 @@ def _cmd_evaluate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     rows = evaluate_models(data, models)
     ours = next(m for m in models if isinstance(m, HybridLightFm))
     blend = {
-        "trend_window_days": ours.chosen.trend_window_days,
+        "similarity_weight": ours.chosen.similarity_weight,
+        "trend_half_life_days": ours.chosen.trend_half_life_days,
         "trend_weight": ours.chosen.trend_weight,
         "cold_trend_weight": ours.chosen.cold_trend_weight,
     }
@@ -55,9 +56,10 @@ def _cmd_evaluate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
                 f"{r['coverage']:>10.3f}{r['fit_seconds']:>7.1f}"
             )
         print(
-            f"ours: trend of the last {blend['trend_window_days']} days blended at weight "
-            f"{blend['trend_weight']:g} (cold customers {blend['cold_trend_weight']:g}), "
-            "chosen on the month before the split"
+            f"ours: item-to-item weight {blend['similarity_weight']:g}; trend half-life "
+            f"{blend['trend_half_life_days']:g} days at weight {blend['trend_weight']:g} "
+            f"(cold customers at {blend['cold_trend_weight']:g}), chosen on the month before "
+            "the split"
         )
         return {}
     return {"split_at": args.split_at.isoformat(), "results": rows, "ours": blend}

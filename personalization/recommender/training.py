@@ -15,7 +15,7 @@ import numpy as np
 from personalization.recommender.cache import RecommendationCache
 from personalization.recommender.data import training_purchases
 from personalization.recommender.evaluation import ndcg_at_k
-from personalization.recommender.model import HybridModel, Params, Purchases, tune_trend
+from personalization.recommender.model import HybridModel, Params, Purchases, tune_blend
 from personalization.recommender.registry import ModelRegistry
 from personalization.store import Database
 
@@ -69,7 +69,7 @@ def train(
     params = params or Params()
     curve: list[dict[str, Any]] = []
     if tune:
-        params, curve = tune_trend(
+        params, curve = tune_blend(
             purchases, params, ndcg_at_k, on_epoch=_stage(progress, "tuning on the last month")
         )
     model = HybridModel.fit(purchases, params, _stage(progress, "fitting on every order"))

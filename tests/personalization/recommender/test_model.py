@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from personalization.recommender.evaluation import ndcg_at_k
-from personalization.recommender.model import HybridModel, Params, Purchases, tune_trend
+from personalization.recommender.model import HybridModel, Params, Purchases, tune_blend
 
 pytestmark = pytest.mark.fast
 
@@ -106,11 +106,15 @@ def test_forgetting_a_customer_removes_their_row_and_identity() -> None:
 
 def test_trend_tuning_picks_a_blend_on_the_validation_month() -> None:
     purchases = two_tastes(customers=80)
-    tuned, curve = tune_trend(purchases, SMALL, ndcg_at_k, validation_days=7)
+    tuned, curve = tune_blend(purchases, SMALL, ndcg_at_k, validation_days=7)
     assert curve, "80 customers with a week of new purchases are enough to tune"
     warm = [r for r in curve if r["customers"] == "warm"]
     best = max(warm, key=lambda r: r["ndcg@10"])
-    assert (tuned.trend_window_days, tuned.trend_weight) == (best["window_days"], best["weight"])
+    assert (tuned.trend_half_life_days, tuned.trend_weight) == (
+        best["half_life_days"],
+        best["weight"],
+    )
+    assert tuned.similarity_weight == best["similarity_weight"]
     without_trend = max(r["ndcg@10"] for r in warm if r["weight"] == 0)
     assert best["ndcg@10"] > without_trend, "the trend items are predictable only by trend"
 
