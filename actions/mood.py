@@ -59,12 +59,16 @@ class ActionValidateSlotMappings(ValidationAction):
         if not mood_may_be_used(tracker) or not isinstance(sentiment, dict):
             return {}
         try:
-            score = max(-1.0, min(1.0, float(sentiment["score"])))
+            # Both signals, sentiment and complaint (components/sentiment.py); a parse from a
+            # model without the complaint detector carries the sentiment score alone.
+            score = max(-1.0, min(1.0, float(sentiment.get("mood_score", sentiment["score"]))))
         except (KeyError, TypeError, ValueError):
             return {}
         mood = mood_after(tracker, score)
         if customer_id is not None:
-            label = str(sentiment.get("label", "neutral"))
+            # A flat complaint is recorded as the unhappy message it is.
+            upset = sentiment.get("upset") is True
+            label = "negative" if upset else str(sentiment.get("label", "neutral"))
             await support_store().record_sentiment(customer_id, tracker.sender_id, score, label)
         slots = {
             "mood": round(mood.value, 3),

@@ -226,6 +226,11 @@ def sentiment_model_path(default: Path) -> Path:
     return Path(os.environ.get("SENTIMENT_MODEL_PATH") or default)
 
 
+def complaint_model_path(default: Path) -> Path:
+    """COMPLAINT_MODEL_PATH: the trained complaint detector."""
+    return Path(os.environ.get("COMPLAINT_MODEL_PATH") or default)
+
+
 @dataclass(frozen=True)
 class WebOriginSettings:
     """Where customers reach the Rasa server (RASA_PUBLIC_URL, else RASA_HOST and RASA_PORT),

@@ -1,4 +1,5 @@
-"""Commands for the sentiment scorer: score a message, train, evaluate against VADER."""
+"""Commands for the mood signals: score a message, train the sentiment scorer and the complaint
+detector, and measure both against VADER."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from typing import Any
 
 from personalization.cli.common import CommandError
 from personalization.embeddings import shared_encoder
-from personalization.sentiment import LexiconScorer, load_scorer
+from personalization.sentiment import (
+    LexiconScorer,
+    complaint_training,
+    load_scorer,
+    unhappiness_report,
+)
 from personalization.sentiment import training as sentiment_training
+from personalization.sentiment.complaint import DEFAULT_MODEL_PATH as DEFAULT_COMPLAINT_MODEL
+from personalization.sentiment.complaint import load_detector
 from personalization.sentiment.scorer import DEFAULT_MODEL_PATH
 from personalization.sentiment.training import DatasetMissing, RatedTexts, load_ground_truth
 
@@ -17,7 +25,13 @@ from personalization.sentiment.training import DatasetMissing, RatedTexts, load_
 def _cmd_sentiment(args: argparse.Namespace) -> dict[str, Any]:
     scorer = LexiconScorer() if args.lexicon_only else load_scorer(args.model)
     result = scorer.score(args.text)
-    return {"score": result.score, "label": result.label, "scorer": scorer.name}
+    answer: dict[str, Any] = {"score": result.score, "label": result.label, "scorer": scorer.name}
+    detector = None if args.lexicon_only else load_detector(args.complaint_model)
+    if detector is not None:
+        probability = float(detector.probabilities([args.text])[0])
+        answer["complaint"] = round(probability, 4)
+        answer["complaint_threshold"] = detector.threshold
+    return answer
 
 
 def _sentiment_sets(args: argparse.Namespace) -> list[RatedTexts]:
@@ -61,11 +75,84 @@ def _cmd_sentiment_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     return {"leave_one_set_out": rows}
 
 
+def _cmd_complaint_train(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        data = complaint_training.load_complaints(args.datasets)
+    except DatasetMissing as exc:
+        raise CommandError(str(exc)) from exc
+    detector = complaint_training.train(data, shared_encoder(), cache_dir=args.cache_dir)
+    detector.save(args.model)
+    return {"model": str(args.model), **detector.meta}
+
+
+def _cmd_mood_evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    encoder = shared_encoder()
+    scorer = load_scorer(args.sentiment_model)
+    try:
+        complaints = unhappiness_report.complaint_rows(
+            complaint_training.load_complaints(args.datasets), encoder, scorer, args.cache_dir
+        )
+        tweeteval = unhappiness_report.tweeteval_rows(
+            encoder, scorer, args.cache_dir, args.datasets
+        )
+        vader_sets = sentiment_training.evaluate(
+            load_ground_truth(args.datasets), encoder, cache_dir=args.cache_dir
+        )
+    except DatasetMissing as exc:
+        raise CommandError(str(exc)) from exc
+    report = {"complaints": complaints, "tweeteval": tweeteval, "vader_sets": vader_sets}
+    if args.json:
+        return report
+    _print_mood_report(report)
+    return {}
+
+
+def _print_mood_report(report: dict[str, Any]) -> None:
+    complaints = report["complaints"]
+    for key, title in (
+        ("cross_validated", f"10-fold cross-validation, {complaints['tweets']} tweets"),
+        (
+            "industry_left_out",
+            f"one industry left out at a time, {complaints['industry_left_out_scored']} tweets",
+        ),
+    ):
+        print(f"complaint detection, {title}")
+        print(f"  {'scorer':<58}{'macro-F1':>9}{'precision':>10}{'recall':>8}")
+        for row in complaints[key]:
+            print(
+                f"  {row['scorer']:<58}{row['macro_f1']:>9.3f}{row['precision']:>10.3f}"
+                f"{row['recall']:>8.3f}"
+            )
+    print(
+        "  per industry left out (macro-F1 at p >= 0.5): "
+        + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in complaints["per_industry"].items())
+        + f"; mean {complaints['mean_per_industry_macro_f1']:.3f}"
+    )
+    tweeteval = report["tweeteval"]
+    print(f"three classes, {tweeteval['held_out_tweets']} held-out tweeteval tweets")
+    for row in tweeteval["rows"]:
+        print(
+            f"  {row['scorer']:<58}macro-F1 {row['macro_f1']:.3f}  "
+            f"macro-recall {row['macro_recall']:.3f}"
+        )
+    print("VADER ground truth, each set left out of the sentiment scorer's training")
+    for row in report["vader_sets"]:
+        print(
+            f"  {row['set']:<22}{row['texts']:>7}  macro-F1 VADER {row['vader_macro_f1']:.3f}"
+            f"  ours {row['ours_macro_f1']:.3f}"
+        )
+
+
 def register(commands: Any) -> None:
     cmd = commands.add_parser("sentiment", help="score one message: score in [-1, 1] and label")
     cmd.add_argument("text")
     cmd.add_argument("--model", type=Path, help=f"trained model (default {DEFAULT_MODEL_PATH})")
     cmd.add_argument("--lexicon-only", action="store_true", help="VADER and the support lexicon")
+    cmd.add_argument(
+        "--complaint-model",
+        type=Path,
+        help=f"complaint detector (default {DEFAULT_COMPLAINT_MODEL})",
+    )
     cmd.set_defaults(handler=_cmd_sentiment, needs_db=False)
 
     for name, handler, text in (
@@ -89,6 +176,41 @@ def register(commands: Any) -> None:
             type=Path,
             default=DEFAULT_MODEL_PATH,
             help="where the model is written (default %(default)s)",
+        )
+        cmd.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=Path(".cache") / "embeddings",
+            help="embedding cache (default %(default)s)",
+        )
+        cmd.set_defaults(handler=handler, needs_db=False)
+
+    for name, handler, text, model_flag, default_model in (
+        (
+            "complaint-train",
+            _cmd_complaint_train,
+            "fit the complaint detector to the labelled tweets in SHARED_DATASETS",
+            "--model",
+            DEFAULT_COMPLAINT_MODEL,
+        ),
+        (
+            "mood-evaluate",
+            _cmd_mood_evaluate,
+            "complaint detection, three-class sentiment and the VADER sets: VADER, the "
+            "sentiment scorer and the complaint detector on the same rows",
+            "--sentiment-model",
+            DEFAULT_MODEL_PATH,
+        ),
+    ):
+        cmd = commands.add_parser(name, help=text, description=text)
+        cmd.add_argument(
+            "--datasets", type=Path, help="default $SHARED_DATASETS or ../shared/datasets"
+        )
+        cmd.add_argument(
+            model_flag,
+            type=Path,
+            default=default_model,
+            help="the model file (default %(default)s)",
         )
         cmd.add_argument(
             "--cache-dir",

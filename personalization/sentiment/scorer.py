@@ -152,13 +152,18 @@ class TrainedScorer:
         return self.score_many([text])[0]
 
     def save(self, path: Path) -> None:
-        import joblib
+        write_model(path, {"classifier": self._classifier}, self.meta)
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        joblib.dump({"classifier": self._classifier, "meta": self.meta}, temporary)
-        temporary.replace(path)  # atomic: a reader never sees half a model
-        path.with_suffix(".json").write_text(json.dumps(self.meta, indent=2, default=str))
+
+def write_model(path: Path, payload: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The model file and its metadata beside it as JSON, for people to read."""
+    import joblib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    joblib.dump({**payload, "meta": meta}, temporary)
+    temporary.replace(path)  # atomic: a reader never sees half a model
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str))
 
 
 def load_scorer(path: Path | None = None) -> SentimentScorer:
