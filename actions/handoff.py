@@ -26,7 +26,7 @@ async def open_ticket(tracker: Tracker, reason: str) -> Ticket | None:
     customer_id = known_customer(tracker)
     tier = tracker.get_slot("customer_tier")
     value, _ = mood(tracker)
-    priority = priority_for(reason, tier, value)
+    priority = priority_for(reason, tier, value, tracker.get_slot("customer_at_risk") is True)
     context = {**ticket_context(tracker), "reason": reason}
     text = summary(tracker)
     outcome = await support_store().open_ticket(

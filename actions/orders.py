@@ -493,7 +493,10 @@ class ActionOrderStatus(Action):
         personal = personal_customer(tracker) is not None
         tier = tracker.get_slot("customer_tier") if personal else None
         value, _ = mood(tracker)
-        gesture = late_order_gesture(days, order.total, tier, value if personal else 0.0)
+        keep_close = personal and tracker.get_slot("customer_at_risk") is True
+        gesture = late_order_gesture(
+            days, order.total, tier, value if personal else 0.0, keep_close
+        )
         dispatcher.utter_message(
             response="utter_order_late",
             order_id=order.id,

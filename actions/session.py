@@ -35,6 +35,7 @@ PROFILE_SLOTS = (
     "customer_known",
     "customer_segment",
     "customer_tier",
+    "customer_at_risk",
     "personalization_allowed",
     "preferred_tone",
     "open_orders",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from personalization.churn.retention import keep_close
 from personalization.store import Database
 
 _TIERS = {
@@ -55,6 +56,13 @@ class CustomerContext:
     open_orders: tuple[OpenOrder, ...]
     interests: tuple[str, ...] = ()
     budget: float | None = None
+    churn_risk: float | None = None  # P(no order in the next 90 days), personalization churn
+    m_score: int | None = None
+
+    @property
+    def keep_close(self) -> bool:
+        """A valuable customer at high churn risk (personalization.churn.retention)."""
+        return keep_close(self.churn_risk, self.m_score)
 
     @property
     def first_name(self) -> str | None:
@@ -71,6 +79,7 @@ class CustomerContext:
             "customer_known": True,
             "customer_segment": self.segment if personal else None,
             "customer_tier": self.tier if personal else None,
+            "customer_at_risk": personal and self.keep_close,
             "personalization_allowed": personal,
             "preferred_tone": self.tone if personal else None,
             "needs_onboarding": personal
@@ -94,9 +103,10 @@ def profile_row(cur: Any, customer_id: str) -> dict[str, Any] | None:
     """Profile, segment and consent of one customer, by one indexed lookup per table."""
     cur.execute(
         """SELECT c.id, c.display_name, c.country, c.preferences, s.segment, s.m_score,
-                  coalesce(k.personalization, true) AS allowed
+                  coalesce(k.personalization, true) AS allowed, r.risk AS churn_risk
            FROM customers c
            LEFT JOIN segment_assignments s ON s.customer_id = c.id
+           LEFT JOIN churn_scores r ON r.customer_id = c.id
            LEFT JOIN consents k ON k.customer_id = c.id
            WHERE c.id = %s""",
         (customer_id,),
@@ -144,4 +154,6 @@ class ProfileReader:
             budget=float(preferences["budget"])
             if isinstance(preferences.get("budget"), (int, float))
             else None,
+            churn_risk=float(row["churn_risk"]) if row["churn_risk"] is not None else None,
+            m_score=row["m_score"],
         )

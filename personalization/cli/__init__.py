@@ -12,7 +12,15 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from personalization.cli import data, experiments, operations, recommend, sentiment, tokens
+from personalization.cli import (
+    churn,
+    data,
+    experiments,
+    operations,
+    recommend,
+    sentiment,
+    tokens,
+)
 from personalization.cli.common import CommandError, UsageError
 from personalization.embeddings import EncoderUnavailable
 from personalization.importer.transactions import ImportFormatError
@@ -31,7 +39,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (data, experiments, operations, recommend, sentiment, tokens):
+    for module in (churn, data, experiments, operations, recommend, sentiment, tokens):
         module.register(commands)
     return parser
 

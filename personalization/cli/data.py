@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from tqdm import tqdm
 
+from personalization.churn.refresh import refresh as churn_refresh
 from personalization.cli.common import CommandError, UsageError, as_of
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
 from personalization.importer.transactions import Limits, TransactionImporter
@@ -97,7 +98,7 @@ def _cmd_segment(args: argparse.Namespace, db: Database) -> dict[str, Any]:
         result = segmenter.run(as_of=args.as_of, k_range=range(args.k_min, args.k_max + 1))
     except ValueError as exc:
         raise CommandError(str(exc)) from exc
-    return result.summary()
+    return {**result.summary(), "churn": churn_refresh(db, result.model.as_of)}
 
 
 def _cmd_export(args: argparse.Namespace, db: Database) -> dict[str, Any]:
@@ -211,9 +212,10 @@ def register(commands: Any) -> None:
 
     cmd = commands.add_parser(
         "segment",
-        help="RFM scores and K-Means segments for every customer, or re-score one",
+        help="RFM scores, K-Means segments and churn risk for every customer, or re-score one",
         description="Score every customer with orders (RFM quintiles), cluster them with "
-        "K-Means (k by silhouette) and name their segments; prints the silhouette curve.",
+        "K-Means (k by silhouette) and name their segments; prints the silhouette curve. "
+        "Then re-fit the churn model and store every customer's churn risk.",
     )
     cmd.add_argument("--customer", help="re-score only this customer with the latest model")
     cmd.add_argument(

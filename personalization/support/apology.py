@@ -1,7 +1,8 @@
 """How much to make up for a late order: more for a bigger delay, a valued customer, a bad mood.
 
 The gesture is a small, explainable points system a support lead can tune: each of "late by
-more than three days", "a VIP", and "clearly upset" adds a point. One point is an apology, two
+more than three days", "a VIP", "clearly upset" and "a valuable customer we may lose"
+(churn.retention) adds a point. One point is an apology, two
 add a goodwill voucher, three add a voucher twice the size and a person who chases the carrier.
 """
 
@@ -25,11 +26,11 @@ class Gesture:
 
 
 def late_order_gesture(
-    days_late: int, order_total: float, tier: str | None, mood: float
+    days_late: int, order_total: float, tier: str | None, mood: float, keep_close: bool = False
 ) -> Gesture:
     if days_late <= 0:
         return Gesture("none")
-    points = 1 + (days_late > 3) + (tier == "vip") + (mood < UPSET_BELOW)
+    points = 1 + (days_late > 3) + (tier == "vip") + (mood < UPSET_BELOW) + keep_close
     points = min(points, 3)
     if points == 1:
         return Gesture("apology")

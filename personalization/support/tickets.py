@@ -43,10 +43,12 @@ def summarise(turns: list[tuple[str, str]], limit: int = 6, width: int = 160) ->
     return "\n".join(lines) if lines else "(no conversation yet)"
 
 
-def priority_for(reason: str, tier: str | None, mood: float) -> str:
+def priority_for(reason: str, tier: str | None, mood: float, keep_close: bool = False) -> str:
+    """``keep_close``: a valuable customer at high churn risk (churn.retention) is answered
+    first, like a VIP."""
     if reason in ("worsening_mood", "billing_distress"):
         return "urgent" if mood < -0.5 else "high"
-    if tier == "vip" or reason in ("vip_problem", "late_order"):
+    if tier == "vip" or keep_close or reason in ("vip_problem", "late_order"):
         return "high"
     return "normal"
 

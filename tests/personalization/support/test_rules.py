@@ -100,6 +100,7 @@ def test_ticket_priority_and_summary() -> None:
     assert priority_for("worsening_mood", "lapsed", -0.3) == "high"
     assert priority_for("customer_request", "vip", 0.0) == "high"
     assert priority_for("customer_request", "regular", 0.0) == "normal"
+    assert priority_for("customer_request", "regular", 0.0, keep_close=True) == "high"
     turns = [("customer", "x" * 300)] + [("bot", f"turn {n}") for n in range(8)]
     summary = summarise(turns)
     assert summary.count("\n") == 5 and summary.endswith("bot: turn 7")
@@ -142,3 +143,14 @@ def test_mood_labels_and_promised_waits() -> None:
     assert [mood_label(v) for v in (-0.5, 0.0, 0.5)] == ["negative", "neutral", "positive"]
     assert promised_wait("urgent") == promised_wait("high") == "within the hour"
     assert promised_wait("normal") == "within one working day"
+
+
+def test_a_customer_to_keep_close_earns_one_point_within_the_voucher_rules() -> None:
+    from personalization.churn.retention import keep_close
+
+    assert keep_close(0.75, 5) and keep_close(0.6, 4)
+    assert not keep_close(0.59, 5) and not keep_close(0.9, 3) and not keep_close(None, 5)
+    assert late_order_gesture(2, 80.0, "regular", 0.0, keep_close=True).level == "voucher"
+    most = late_order_gesture(5, 80.0, "vip", -0.6, keep_close=True)
+    assert most.level == "priority" and most.voucher == 16.0, "capped at three points"
+    assert late_order_gesture(0, 80.0, "regular", 0.0, keep_close=True).level == "none"
