@@ -4,7 +4,7 @@ Commands:
   env    print `export` lines for the stack's variables (starts embedded servers if needed)
   up     env, then migrate the database and load the demo customers
   train  train the Rasa model if its inputs changed (--force to always train), and the
-         sentiment model if there is none
+         mood models (sentiment, complaint) if they are missing
   run    up, train, start the action and Rasa servers, and serve until Ctrl-C
   down   stop the embedded PostgreSQL and Redis of this checkout
   shell  chat in the terminal with the running stack, as --sender
@@ -48,7 +48,7 @@ from stack.environment import PROJECT_ROOT, StackEnvironment
 from stack.logfiles import LogKeeper, PrivateFileHandler, stack_log_files
 from stack.services import EmbeddedPostgres, EmbeddedRedis, ServiceError
 from stack.supervisor import ChildUnit, PostgresUnit, RedisUnit, Supervisor, Unit
-from stack.training import SentimentModelPlan, TrainingPlan
+from stack.training import TrainingPlan, fit_missing_models
 
 log = logging.getLogger("stack")
 EXPERIMENTS_FILE = PROJECT_ROOT / "experiments.yml"
@@ -265,7 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         env = _up()
         plan = TrainingPlan(PROJECT_ROOT)
         if not args.no_train:
-            SentimentModelPlan(PROJECT_ROOT).train_if_missing()
+            fit_missing_models(PROJECT_ROOT)
             plan.train()
         if not plan.model_path.exists():
             print(
@@ -341,8 +341,8 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    if SentimentModelPlan(PROJECT_ROOT).train_if_missing():
-        print("sentiment model trained")
+    for command in fit_missing_models(PROJECT_ROOT):
+        print(f"fitted the model of `personalization {command}`")
     trained = TrainingPlan(PROJECT_ROOT).train(force=args.force)
     print("model trained" if trained else "model is up to date; nothing to train")
     return 0

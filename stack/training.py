@@ -1,4 +1,4 @@
-"""Train the Rasa model only when its inputs changed, and the sentiment model when missing.
+"""Train the Rasa model only when its inputs changed, and the mood models when missing.
 
 Rasa itself skips unchanged training, but only after importing TensorFlow and fingerprinting
 the graph (about 20 s here). Hashing the input files ourselves makes an unchanged restart
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from personalization.sentiment.complaint import DEFAULT_MODEL_PATH as DEFAULT_COMPLAINT_MODEL
+from personalization.sentiment.complaint_training import load_complaints
 from personalization.sentiment.scorer import DEFAULT_MODEL_PATH as DEFAULT_SENTIMENT_MODEL
 from personalization.sentiment.training import DatasetMissing, load_ground_truth
 
@@ -96,36 +98,41 @@ class TrainingPlan:
 
 
 @dataclass(frozen=True)
-class SentimentModelPlan:
-    """The trained sentiment scorer, fitted once when it is missing.
+class _MissingModelPlan:
+    """A model fitted once, when its file is missing, from data in SHARED_DATASETS.
 
-    Without it the bot reads mood with the lexicon scorer, which trails the trained one on
-    every rated set (docs/cli.md, "Sentiment"). The human ratings come from SHARED_DATASETS; when
-    they are not there the lexicon scorer stays, and the log says why.
+    Without the data the bot does without the model, and the log says why.
     """
 
     project: Path
+    setting = ""  # the variable that places the model file
+    default_path = Path()
+    command = ""  # the personalization command that fits it
+    without = ""  # what the bot does without it
 
     @property
     def model_path(self) -> Path:
-        configured = os.environ.get("SENTIMENT_MODEL_PATH")
-        return Path(configured) if configured else self.project / DEFAULT_SENTIMENT_MODEL
+        configured = os.environ.get(self.setting)
+        return Path(configured) if configured else self.project / self.default_path
+
+    def _check_data(self) -> None:
+        raise NotImplementedError
 
     def train_if_missing(self) -> bool:
         """Return True when a model was trained now."""
         if self.model_path.exists():
             return False
         try:
-            load_ground_truth()
+            self._check_data()
         except DatasetMissing as exc:
-            log.warning("no sentiment model and no rated sets (%s); mood uses the lexicon", exc)
+            log.warning("no %s and no data to fit it (%s); %s", self.command, exc, self.without)
             return False
-        log.info("training the sentiment model (a few minutes, once)")
+        log.info("fitting the model of `personalization %s` (once)", self.command)
         command = [
             sys.executable,
             "-m",
             "personalization",
-            "sentiment-train",
+            self.command,
             "--model",
             str(self.model_path),
             "--cache-dir",
@@ -133,3 +140,37 @@ class SentimentModelPlan:
         ]
         subprocess.run(command, cwd=self.project, check=True, stdout=subprocess.DEVNULL)
         return True
+
+
+@dataclass(frozen=True)
+class SentimentModelPlan(_MissingModelPlan):
+    """The trained sentiment scorer. Without it the bot reads mood with the lexicon scorer,
+    which trails the trained one on every rated set (docs/cli.md, "Sentiment")."""
+
+    setting = "SENTIMENT_MODEL_PATH"
+    default_path = DEFAULT_SENTIMENT_MODEL
+    command = "sentiment-train"
+    without = "mood uses the lexicon"
+
+    def _check_data(self) -> None:
+        load_ground_truth()
+
+
+@dataclass(frozen=True)
+class ComplaintModelPlan(_MissingModelPlan):
+    """The complaint detector. Without it a flat complaint ("still no refund") reads as
+    neutral, and the mood rests on sentiment alone."""
+
+    setting = "COMPLAINT_MODEL_PATH"
+    default_path = DEFAULT_COMPLAINT_MODEL
+    command = "complaint-train"
+    without = "the mood rests on sentiment alone"
+
+    def _check_data(self) -> None:
+        load_complaints()
+
+
+def fit_missing_models(project: Path) -> list[str]:
+    """Fit the sentiment scorer and the complaint detector if their files are missing."""
+    plans = (SentimentModelPlan(project), ComplaintModelPlan(project))
+    return [plan.command for plan in plans if plan.train_if_missing()]

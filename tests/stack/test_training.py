@@ -110,3 +110,39 @@ def test_a_missing_sentiment_model_is_trained_and_loads(
     assert isinstance(scorer, TrainedScorer)
     assert scorer.meta["trained_on"] == {name: 6 for name in GROUND_TRUTH_SETS}
     assert plan.train_if_missing() is False, "trained once"
+
+
+def test_a_missing_complaint_model_is_fitted_once_and_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from personalization.sentiment.complaint import load_detector
+    from stack.training import ComplaintModelPlan
+
+    folder = tmp_path / "shared" / "complaints"
+    folder.mkdir(parents=True)
+    rows = ["id,text,complaint,domain"]
+    for i in range(12):
+        rows.append(f"{i},my parcel {i} never arrived and nobody answers,1,retail")
+        rows.append(f"{100 + i},do you ship order {i} to France?,0,retail")
+    (folder / "complaints.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("SHARED_DATASETS", str(tmp_path / "shared"))
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
+    (tmp_path / "project").mkdir()
+    plan = ComplaintModelPlan(tmp_path / "project")
+    assert plan.train_if_missing() is True
+    detector = load_detector(plan.model_path)
+    assert detector is not None and detector.meta["trained_on"]["tweets"] == 24
+    complaint, question = detector.probabilities(["it never arrived", "do you ship to Spain?"])
+    assert complaint > question
+    assert plan.train_if_missing() is False, "fitted once"
+
+
+def test_without_the_complaints_the_mood_rests_on_sentiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stack.training import ComplaintModelPlan
+
+    monkeypatch.setenv("SHARED_DATASETS", str(tmp_path / "nowhere"))
+    with caplog.at_level(logging.WARNING, logger="stack.training"):
+        assert ComplaintModelPlan(tmp_path).train_if_missing() is False
+    assert "complaints.csv" in caplog.text and "sentiment alone" in caplog.text
