@@ -84,15 +84,18 @@ class ComplaintDetector:
         write_model(path, payload, self.meta)
 
 
-def design_matrix(words: Any, characters: Any, texts: list[str], embeddings: np.ndarray) -> Any:
-    """The four views side by side, as one sparse matrix."""
+def design_matrix(
+    words: Any | None, characters: Any | None, texts: list[str], embeddings: np.ndarray
+) -> Any:
+    """The four views side by side, as one sparse matrix (without n-grams when the
+    vocabularies are None: a variant measured for comparison)."""
     from scipy.sparse import csr_matrix, hstack
 
     normalised = [normalise(t) for t in texts]
-    dense = np.hstack([embeddings, LexiconScorer().features(texts)])
-    return hstack(
-        [words.transform(normalised), characters.transform(normalised), csr_matrix(dense)]
-    ).tocsr()
+    dense = csr_matrix(np.hstack([embeddings, LexiconScorer().features(texts)]))
+    if words is None or characters is None:
+        return dense
+    return hstack([words.transform(normalised), characters.transform(normalised), dense]).tocsr()
 
 
 def load_detector(path: Path | None = None) -> ComplaintDetector | None:

@@ -103,6 +103,29 @@ def complaint_rows(
     }
 
 
+def tried_rows(data: ComplaintSet, encoder: Any, cache_dir: Path | None) -> list[dict[str, Any]]:
+    """Macro-F1 at p >= 0.5 of ours and each variant tried, in both validations."""
+    from personalization.sentiment.complaint_training import OURS, TRIED
+
+    embeddings = cached_embeddings(encoder, data.texts, cache_dir)
+    rows = []
+    for recipe in (OURS, *TRIED):
+        cross = cross_validated(data, embeddings, recipe=recipe)
+        by_domain = leave_domain_out(data, embeddings, recipe)
+        industries = ~np.isnan(by_domain)
+        rows.append(
+            {
+                "recipe": recipe.name,
+                "cross_validated_macro_f1": detection_scores(data.labels, cross, 0.5)["macro_f1"],
+                "industry_left_out_macro_f1": detection_scores(
+                    data.labels[industries], by_domain[industries], 0.5
+                )["macro_f1"],
+                "random_tweets_flagged": round(float((cross[data.random] >= 0.5).mean()), 3),
+            }
+        )
+    return rows
+
+
 def load_tweeteval(root: Path | None = None) -> tuple[list[str], list[str]]:
     folder = (root or shared_datasets_dir()) / "tweeteval_sentiment"
     texts, labels = [], []
