@@ -65,14 +65,7 @@ def train(
 ) -> TrainingReport:
     """``progress(stage, done, total)`` follows the epochs of the tuning and final fits."""
     started = time.monotonic()
-    purchases = training_purchases(db, reference)
-    params = params or Params()
-    curve: list[dict[str, Any]] = []
-    if tune:
-        params, curve = tune_blend(
-            purchases, params, ndcg_at_k, on_epoch=_stage(progress, "tuning on the last month")
-        )
-    model = HybridModel.fit(purchases, params, _stage(progress, "fitting on every order"))
+    purchases, params, curve, model = fit_on_every_order(db, params, tune, reference, progress)
     warm_curve = [row for row in curve if row["customers"] == "warm"]
     best = max(warm_curve, key=lambda row: row["ndcg@10"]) if warm_curve else None
     metadata = {
@@ -103,6 +96,25 @@ def train(
     return TrainingReport(
         version, previous, time.monotonic() - started, metadata, invalidated, curve
     )
+
+
+def fit_on_every_order(
+    db: Database,
+    params: Params | None = None,
+    tune: bool = True,
+    reference: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[Purchases, Params, list[dict[str, Any]], HybridModel]:
+    """Read every order, tune the blend on the last month, fit: all of training but saving."""
+    purchases = training_purchases(db, reference)
+    params = params or Params()
+    curve: list[dict[str, Any]] = []
+    if tune:
+        params, curve = tune_blend(
+            purchases, params, ndcg_at_k, on_epoch=_stage(progress, "tuning on the last month")
+        )
+    model = HybridModel.fit(purchases, params, _stage(progress, "fitting on every order"))
+    return purchases, params, curve, model
 
 
 def _stage(
