@@ -19,7 +19,7 @@ from personalization.sentiment import training as sentiment_training
 from personalization.sentiment.complaint import DEFAULT_MODEL_PATH as DEFAULT_COMPLAINT_MODEL
 from personalization.sentiment.complaint import load_detector
 from personalization.sentiment.scorer import DEFAULT_MODEL_PATH
-from personalization.sentiment.training import DatasetMissing, RatedTexts, load_ground_truth
+from personalization.sentiment.training import DatasetMissing, RatedTexts, training_sets
 
 
 def _cmd_sentiment(args: argparse.Namespace) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _cmd_sentiment(args: argparse.Namespace) -> dict[str, Any]:
 
 def _sentiment_sets(args: argparse.Namespace) -> list[RatedTexts]:
     try:
-        return load_ground_truth(args.datasets)
+        return training_sets(args.datasets)
     except DatasetMissing as exc:
         raise CommandError(str(exc)) from exc
 
@@ -92,12 +92,8 @@ def _cmd_mood_evaluate(args: argparse.Namespace) -> dict[str, Any]:
         complaints = unhappiness_report.complaint_rows(
             complaint_training.load_complaints(args.datasets), encoder, scorer, args.cache_dir
         )
-        tweeteval = unhappiness_report.tweeteval_rows(
-            encoder, scorer, args.cache_dir, args.datasets
-        )
-        vader_sets = sentiment_training.evaluate(
-            load_ground_truth(args.datasets), encoder, cache_dir=args.cache_dir
-        )
+        tweeteval = unhappiness_report.tweeteval_rows(encoder, args.cache_dir, args.datasets)
+        vader_sets = unhappiness_report.vader_set_rows(encoder, args.cache_dir, args.datasets)
     except DatasetMissing as exc:
         raise CommandError(str(exc)) from exc
     report = {"complaints": complaints, "tweeteval": tweeteval, "vader_sets": vader_sets}
@@ -147,11 +143,14 @@ def _print_mood_report(report: dict[str, Any]) -> None:
                 f"left out {row['industry_left_out_macro_f1']:.3f}  random flagged "
                 f"{row['random_tweets_flagged']:.1%}"
             )
-    print("VADER ground truth, each set left out of the sentiment scorer's training")
+    print("each set left out of the sentiment scorer's training in turn (macro-F1)")
+    print(f"  {'set':<22}{'texts':>7}{'VADER':>8}{'VADER sets only':>17}{'with tweeteval':>16}")
     for row in report["vader_sets"]:
+        before = row["vader_sets_only_macro_f1"]
         print(
-            f"  {row['set']:<22}{row['texts']:>7}  macro-F1 VADER {row['vader_macro_f1']:.3f}"
-            f"  ours {row['ours_macro_f1']:.3f}"
+            f"  {row['set']:<22}{row['texts']:>7}{row['vader_macro_f1']:>8.3f}"
+            f"{(f'{before:.3f}' if before is not None else '-'):>17}"
+            f"{row['with_tweeteval_macro_f1']:>16.3f}"
         )
 
 

@@ -3,15 +3,15 @@
 - Complaint detection on `complaints/`, in 10-fold cross-validation and leaving one industry
   out: VADER (compound below its neutral band), the sentiment scorer (label "negative"), the
   complaint detector, and the bot's "upset" decision, which uses both signals.
-- Three-class sentiment on a held-out fifth of `tweeteval_sentiment/`: VADER and the
-  sentiment scorer.
+- Three-class sentiment on the held-out fifth of `tweeteval_sentiment/`: VADER, the
+  sentiment scorer fitted on the VADER sets alone (as before), and fitted with tweeteval's
+  training part too (ours).
 - Each VADER ground-truth set left out of the sentiment scorer's training in turn
-  (training.evaluate).
+  (training.evaluate), by both recipes.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,21 @@ from personalization.sentiment.complaint_training import (
     leave_domain_out,
 )
 from personalization.sentiment.scorer import (
-    LABELS,
     VADER_COMPOUND,
     LexiconScorer,
     SentimentScorer,
     TrainedScorer,
     label_for,
 )
-from personalization.sentiment.training import DatasetMissing, cached_embeddings
-from personalization.settings import shared_datasets_dir
+from personalization.sentiment.training import (
+    cached_embeddings,
+    evaluate,
+    load_ground_truth,
+    train,
+    training_sets,
+    tweeteval_split,
+)
 
-TWEETEVAL_FILES = ("val.csv", "test.csv")
-TWEETEVAL_HELD_OUT = 0.2
 VADER_NEUTRAL_BAND = 0.05
 
 
@@ -126,52 +129,49 @@ def tried_rows(data: ComplaintSet, encoder: Any, cache_dir: Path | None) -> list
     return rows
 
 
-def load_tweeteval(root: Path | None = None) -> tuple[list[str], list[str]]:
-    folder = (root or shared_datasets_dir()) / "tweeteval_sentiment"
-    texts, labels = [], []
-    for name in TWEETEVAL_FILES:
-        path = folder / name
-        if not path.is_file():
-            raise DatasetMissing(f"{path} is missing (set SHARED_DATASETS)")
-        with path.open(encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row.get("label") in LABELS and row.get("text"):
-                    texts.append(row["text"])
-                    labels.append(row["label"])
-    return texts, labels
-
-
-def held_out_tweeteval(root: Path | None = None) -> tuple[list[str], list[str]]:
-    """A stratified fifth, with a fixed seed: the part no model of ours trains on."""
-    from sklearn.model_selection import train_test_split
-
-    texts, labels = load_tweeteval(root)
-    _, held_texts, _, held_labels = train_test_split(
-        texts, labels, test_size=TWEETEVAL_HELD_OUT, stratify=labels, random_state=0
-    )
-    return held_texts, held_labels
-
-
 def tweeteval_rows(
-    encoder: Any, scorer: SentimentScorer, cache_dir: Path | None, root: Path | None = None
+    encoder: Any, cache_dir: Path | None, root: Path | None = None
 ) -> dict[str, Any]:
+    """VADER, the scorer fitted on the VADER sets alone (as before tweeteval) and the one
+    fitted with tweeteval's training part too, on the held-out fifth."""
     from sklearn.metrics import f1_score, recall_score
 
-    texts, truth = held_out_tweeteval(root)
+    held_out = tweeteval_split(root)[1]
+    texts, truth = held_out.texts, held_out.labels
     embeddings = cached_embeddings(encoder, texts, cache_dir)
-    _, ours = _sentiment(scorer, texts, embeddings)
     vader = [label_for(v, VADER_NEUTRAL_BAND) for v in _vader_compound(texts)]
 
-    def scores(predicted: list[str]) -> dict[str, float]:
+    def scores(name: str, predicted: list[str]) -> dict[str, Any]:
         return {
+            "scorer": name,
             "macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4),
             "macro_recall": round(float(recall_score(truth, predicted, average="macro")), 4),
         }
 
-    return {
-        "held_out_tweets": len(texts),
-        "rows": [
-            {"scorer": "VADER", **scores(vader)},
-            {"scorer": f"sentiment ({scorer.name})", **scores(ours)},
-        ],
-    }
+    rows = [scores("VADER", vader)]
+    for name, sets in (
+        ("sentiment fitted on the VADER sets", load_ground_truth(root)),
+        ("sentiment fitted on the VADER sets and tweeteval", training_sets(root)),
+    ):
+        scorer = train(sets, encoder, cache_dir)
+        rows.append(scores(name, scorer.predict(texts, embeddings)[1]))
+    return {"held_out_tweets": len(texts), "rows": rows}
+
+
+def vader_set_rows(encoder: Any, cache_dir: Path | None, root: Path | None = None) -> Any:
+    """Each VADER set left out in turn, by the recipe before tweeteval and by ours."""
+    before = {r["set"]: r for r in evaluate(load_ground_truth(root), encoder, cache_dir)}
+    ours = evaluate(training_sets(root), encoder, cache_dir)
+    return [
+        {
+            "set": row["set"],
+            "texts": row["texts"],
+            "vader_macro_f1": row["vader_macro_f1"],
+            "vader_sets_only_macro_f1": before[row["set"]]["ours_macro_f1"]
+            if row["set"] in before
+            else None,
+            "with_tweeteval_macro_f1": row["ours_macro_f1"],
+            "with_tweeteval_pearson_r": row["ours_pearson_r"],
+        }
+        for row in ours
+    ]
