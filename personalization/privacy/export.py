@@ -28,6 +28,11 @@ _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
         "assigned_at FROM segment_assignments WHERE customer_id = %(id)s",
     ),
     (
+        "churn_risk",
+        "SELECT risk, factors, model_cutoff::text AS model_cutoff, scored_at FROM churn_scores "
+        "WHERE customer_id = %(id)s",
+    ),
+    (
         "segment_history",
         "SELECT segment, r_score, f_score, m_score, assigned_at "
         "FROM segment_history WHERE customer_id = %(id)s ORDER BY assigned_at",
@@ -92,7 +97,7 @@ _EXPORT_SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-_SINGLE_ROW_SECTIONS = {"profile", "consent", "segment"}
+_SINGLE_ROW_SECTIONS = {"profile", "consent", "segment", "churn_risk"}
 
 
 def _readable(value: Any) -> Any:

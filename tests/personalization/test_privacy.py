@@ -68,6 +68,11 @@ def seed_everything(db: Database, customer_id: str, conversation: str) -> None:
             (customer_id,),
         )
         cur.execute(
+            "INSERT INTO churn_scores (customer_id, risk, factors, model_cutoff, scored_at) "
+            "VALUES (%s, 0.7, '[]', '2011-09-11', now())",
+            (customer_id,),
+        )
+        cur.execute(
             "INSERT INTO segment_history (customer_id, segment, r_score, f_score, "
             "m_score, model_version) VALUES (%s, 'Loyal', 3, 4, 3, 'rfm-test')",
             (customer_id,),
@@ -121,6 +126,7 @@ def test_export_holds_every_section_and_is_audited(db: Database) -> None:
     assert export["profile"]["display_name"] == "Erin Walsh"
     assert export["consent"]["personalization"] is False
     assert export["segment"]["segment"] == "Loyal"
+    assert export["churn_risk"]["risk"] == pytest.approx(0.7)
     assert export["orders"][0]["lines"] == [
         {"stock_code": "LAMP1", "description": "BRASS LAMP", "quantity": 2, "unit_price": 25}
     ]
