@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,6 @@ class ComplaintDetector:
         self._words, self._characters = words, characters
         self._classifier = classifier
         self._encoder = encoder
-        self._lexicon = LexiconScorer()
         self.threshold = float(threshold)
         self.meta = meta or {}
 
@@ -84,6 +84,12 @@ class ComplaintDetector:
         write_model(path, payload, self.meta)
 
 
+@lru_cache(maxsize=1)
+def _lexicon() -> LexiconScorer:
+    """One VADER for the process: building it reads its lexicon file, about 10 ms."""
+    return LexiconScorer()
+
+
 def design_matrix(
     words: Any | None, characters: Any | None, texts: list[str], embeddings: np.ndarray
 ) -> Any:
@@ -92,7 +98,7 @@ def design_matrix(
     from scipy.sparse import csr_matrix, hstack
 
     normalised = [normalise(t) for t in texts]
-    dense = csr_matrix(np.hstack([embeddings, LexiconScorer().features(texts)]))
+    dense = csr_matrix(np.hstack([embeddings, _lexicon().features(texts)]))
     if words is None or characters is None:
         return dense
     return hstack([words.transform(normalised), characters.transform(normalised), dense]).tocsr()
