@@ -19,7 +19,7 @@ from personalization.sentiment import training as sentiment_training
 from personalization.sentiment.complaint import DEFAULT_MODEL_PATH as DEFAULT_COMPLAINT_MODEL
 from personalization.sentiment.complaint import load_detector
 from personalization.sentiment.scorer import DEFAULT_MODEL_PATH
-from personalization.sentiment.training import DatasetMissing, RatedTexts, training_sets
+from personalization.sentiment.training import DatasetMissing, RatedTexts, load_ground_truth
 
 
 def _cmd_sentiment(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,8 +35,10 @@ def _cmd_sentiment(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sentiment_sets(args: argparse.Namespace) -> list[RatedTexts]:
+    """The VADER sets: adding tweeteval lifted tweets but lowered movie reviews
+    (docs/models.md), so the scorer the bot uses is fitted without it."""
     try:
-        return training_sets(args.datasets)
+        return load_ground_truth(args.datasets)
     except DatasetMissing as exc:
         raise CommandError(str(exc)) from exc
 

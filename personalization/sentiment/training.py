@@ -1,11 +1,11 @@
 """Fit the trained scorer to human ratings, and compare it with VADER.
 
 The ratings are the four VADER ground-truth sets (tweets, Amazon reviews, movie reviews, NYT
-editorials) and four fifths of tweeteval's labelled tweets, read from SHARED_DATASETS and
-never copied into the repository. The last fifth of tweeteval is held out of every fit
-(unhappiness_report). The evaluation is leave-one-set-out: each set is scored by a model
-fitted on the others, so every figure is on text the model never saw, from a domain it was
-not fitted to.
+editorials), read from SHARED_DATASETS and never copied into the repository. Four fifths of
+tweeteval's labelled tweets were measured as a fifth training set (``training_sets``); the
+last fifth is held out of every fit (unhappiness_report). The evaluation is
+leave-one-set-out: each set is scored by a model fitted on the others, so every figure is
+on text the model never saw, from a domain it was not fitted to.
 """
 
 from __future__ import annotations
@@ -116,7 +116,8 @@ def tweeteval_split(root: Path | None = None) -> tuple[RatedTexts, RatedTexts]:
 
 
 def training_sets(root: Path | None = None) -> list[RatedTexts]:
-    """The VADER sets and, when it is there, tweeteval's training part."""
+    """The VADER sets and, when it is there, tweeteval's training part: the recipe
+    mood-evaluate compares with the VADER sets alone."""
     sets = load_ground_truth(root)
     try:
         sets.append(tweeteval_split(root)[0])
