@@ -24,6 +24,8 @@ from pathlib import Path
 from types import FrameType
 
 from personalization.auth.tokens import mint_token
+from personalization.churn.refresh import refresh as churn_refresh
+from personalization.churn.repository import ChurnScores
 from personalization.demo_data import demo_customers, load_demo_customers, load_demo_shop
 from personalization.experiments.definition import ExperimentDefinitionError, load_file
 from personalization.experiments.repository import ExperimentRepository
@@ -55,7 +57,8 @@ EXPERIMENTS_FILE = PROJECT_ROOT / "experiments.yml"
 
 
 def _prepare_database(env: StackEnvironment) -> None:
-    """Schema, the demo shop, and its first segments and recommender when there are none."""
+    """Schema, the demo shop, and its first segments, churn scores and recommender when
+    there are none."""
     db = Database(DatabaseSettings(url=env.values["DATABASE_URL"]).for_batch())
     try:
         applied = migrate(db)
@@ -63,8 +66,10 @@ def _prepare_database(env: StackEnvironment) -> None:
         loaded = load_demo_customers(repo)
         shop = load_demo_shop(db, demo_customers(), key=env.values["PSEUDONYM_KEY"].encode())
         segmenter = Segmenter(db)
-        if segmenter.latest_model() is None:
-            segmenter.run()
+        segments = segmenter.latest_model() or segmenter.run().model
+        if ChurnScores(db).count() == 0:
+            churn = churn_refresh(db, segments.as_of)
+            log.info("churn risk: %s", churn.get("skipped") or f"{churn['high_risk']} at high risk")
         if EXPERIMENTS_FILE.exists():
             ExperimentRepository(db).sync(load_file(EXPERIMENTS_FILE))
         demo = DemoTrafficSettings.from_env()

@@ -37,6 +37,10 @@ class ChurnScores:
                 ],
                 page_size=1000,
             )
+        return self.count()
+
+    def count(self) -> int:
+        with self._db.cursor() as cur:
             cur.execute("SELECT count(*) AS n FROM churn_scores")
             return int(cur.fetchone()["n"])
 
