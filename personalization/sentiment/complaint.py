@@ -35,8 +35,9 @@ _LINK = re.compile(r"https?://\S+")
 
 def normalise(text: str) -> str:
     """Handles and links name a company or a page, not a mood: the model must not learn
-    which account is complained to (a customer chatting with us names no account)."""
-    return _LINK.sub("http", _HANDLE.sub("@user", text))
+    which account is complained to, nor that a message starts with one (a customer chatting
+    with us names no account). Applied before every view, the sentence vector included."""
+    return " ".join(_LINK.sub("http", _HANDLE.sub(" ", text)).split())
 
 
 class ComplaintDetector:
@@ -63,7 +64,9 @@ class ComplaintDetector:
         )
 
     def _embeddings(self, texts: list[str], embeddings: np.ndarray | None) -> np.ndarray:
-        return self._encoder.encode(texts) if embeddings is None else embeddings
+        if embeddings is not None:
+            return embeddings
+        return self._encoder.encode([normalise(t) for t in texts])
 
     def probabilities(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """P(complaint) per text; ``embeddings`` reuses sentence vectors already computed."""
@@ -98,7 +101,7 @@ def design_matrix(
     from scipy.sparse import csr_matrix, hstack
 
     normalised = [normalise(t) for t in texts]
-    dense = csr_matrix(np.hstack([embeddings, _lexicon().features(texts)]))
+    dense = csr_matrix(np.hstack([embeddings, _lexicon().features(normalised)]))
     if words is None or characters is None:
         return dense
     return hstack([words.transform(normalised), characters.transform(normalised), dense]).tocsr()

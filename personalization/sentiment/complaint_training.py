@@ -4,6 +4,13 @@ The data is `complaints/complaints.csv` in SHARED_DATASETS (Preoţiuc-Pietro et 
 2019): tweets to the service accounts of nine industries, plus random tweets, each labelled
 complaint or not. It is read from there and never copied into the repository.
 
+Tweets to a company are not chat with a shop: there, "where is my order?" or "what are
+your delivery charges" is usually a complaint, and short replies ("no", "not sure") often
+are. So every fit also learns from the bot's own training examples (`data/*.yml`), labelled
+by intent: "complain" and "billing_problem" are complaints, plain requests and small talk
+are not, and the journeys that can go either way (order status, returns) are left out.
+They are never scored: every figure is on tweets.
+
 Two validations, as the data set's authors use them:
 
 - 10-fold cross-validation, stratified by label;
@@ -15,6 +22,7 @@ Two validations, as the data set's authors use them:
 from __future__ import annotations
 
 import csv
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,15 +52,76 @@ class Recipe:
     name: str
     ngrams: bool = True
     random_weight: float = 1.0
+    chat: bool = True
 
 
-OURS = Recipe("ours: MiniLM + n-grams + VADER, every tweet")
-# Measured beside ours by `personalization mood-evaluate --tried` (docs/cli.md).
+OURS = Recipe("ours: MiniLM + n-grams + VADER, every tweet, the bot's examples")
+# Measured beside ours by `personalization mood-evaluate --tried` (docs/models.md).
 TRIED = (
+    Recipe("ours without the bot's examples", chat=False),
     Recipe("MiniLM + VADER, no n-grams", ngrams=False),
     Recipe("ours, random tweets at weight 0.1", random_weight=0.1),
     Recipe("ours, without the random tweets", random_weight=0.0),
 )
+CHAT_DATA = Path("data")
+COMPLAINT_INTENTS = frozenset({"complain", "billing_problem"})
+# Intents whose messages ask or answer plainly; order_status and request_return carry both
+# calm questions and angry reports, so they teach nothing either way.
+PLAIN_INTENTS = frozenset(
+    {
+        "affirm",
+        "ask_help",
+        "ask_my_data",
+        "ask_recommendation",
+        "bot_challenge",
+        "choose_product",
+        "delete_my_data",
+        "deny",
+        "dont_know",
+        "goodbye",
+        "greet",
+        "how_are_you",
+        "identify",
+        "inform",
+        "opt_in",
+        "opt_out",
+        "rate",
+        "refine_recommendation",
+        "request_human",
+        "stop",
+        "thank",
+    }
+)
+_ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Labelled texts that every fit learns from and no validation scores."""
+
+    texts: list[str]
+    labels: np.ndarray
+    embeddings: np.ndarray
+
+
+def load_chat_examples(folder: Path = CHAT_DATA) -> tuple[list[str], np.ndarray]:
+    """The bot's NLU examples of the intents above, entity markup removed; none without
+    the folder."""
+    import yaml
+
+    texts, labels = [], []
+    for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in content.get("nlu") or []:
+            intent = block.get("intent") if isinstance(block, dict) else None
+            if intent not in COMPLAINT_INTENTS | PLAIN_INTENTS:
+                continue
+            for line in str(block.get("examples") or "").splitlines():
+                line = line.strip()
+                if line.startswith("- "):
+                    texts.append(_ANNOTATION.sub(r"\1", line[2:]).strip())
+                    labels.append(int(intent in COMPLAINT_INTENTS))
+    return texts, np.array(labels, dtype=int)
 
 
 @dataclass(frozen=True)
@@ -79,11 +148,11 @@ def load_complaints(root: Path | None = None) -> ComplaintSet:
         for row in csv.DictReader(handle):
             if row.get("complaint") not in ("0", "1") or not row.get("text"):
                 continue
-            texts.append(row["text"])
+            texts.append(normalise(row["text"]))  # every view sees what chat would send
             labels.append(int(row["complaint"]))
             domains.append(row.get("domain") or "unknown")
-    if not texts:
-        raise DatasetMissing(f"{path} holds no labelled rows")
+    if len(set(labels)) < 2:
+        raise DatasetMissing(f"{path} needs labelled rows of both kinds, complaint and not")
     return ComplaintSet(texts, np.array(labels), np.array(domains))
 
 
@@ -113,21 +182,34 @@ def fit_parts(
 
 
 def _held_out_probabilities(
-    data: ComplaintSet, embeddings: np.ndarray, train: np.ndarray, test: np.ndarray, recipe: Recipe
+    data: ComplaintSet,
+    embeddings: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    recipe: Recipe,
+    extra: Examples | None = None,
 ) -> np.ndarray:
     if recipe.random_weight == 0:
         train = train[~data.random[train]]
     weights = np.where(data.random[train], recipe.random_weight, 1.0)
     texts = [data.texts[i] for i in train]
-    words, characters, classifier = fit_parts(
-        texts, data.labels[train], embeddings[train], weights, recipe.ngrams
-    )
+    labels, vectors = data.labels[train], embeddings[train]
+    if extra is not None and recipe.chat and extra.texts:
+        texts = texts + extra.texts
+        labels = np.concatenate([labels, extra.labels])
+        vectors = np.vstack([vectors, extra.embeddings])
+        weights = np.concatenate([weights, np.ones(len(extra.texts))])
+    words, characters, classifier = fit_parts(texts, labels, vectors, weights, recipe.ngrams)
     scored = design_matrix(words, characters, [data.texts[i] for i in test], embeddings[test])
     return classifier.predict_proba(scored)[:, 1]
 
 
 def cross_validated(
-    data: ComplaintSet, embeddings: np.ndarray, folds: int = FOLDS, recipe: Recipe = OURS
+    data: ComplaintSet,
+    embeddings: np.ndarray,
+    folds: int = FOLDS,
+    recipe: Recipe = OURS,
+    extra: Examples | None = None,
 ) -> np.ndarray:
     """P(complaint) of every tweet from a model that did not see it."""
     from sklearn.model_selection import StratifiedKFold
@@ -135,12 +217,15 @@ def cross_validated(
     probabilities = np.zeros(len(data.texts))
     splitter = StratifiedKFold(folds, shuffle=True, random_state=SEED)
     for train, test in splitter.split(data.texts, data.labels):
-        probabilities[test] = _held_out_probabilities(data, embeddings, train, test, recipe)
+        probabilities[test] = _held_out_probabilities(data, embeddings, train, test, recipe, extra)
     return probabilities
 
 
 def leave_domain_out(
-    data: ComplaintSet, embeddings: np.ndarray, recipe: Recipe = OURS
+    data: ComplaintSet,
+    embeddings: np.ndarray,
+    recipe: Recipe = OURS,
+    extra: Examples | None = None,
 ) -> np.ndarray:
     """P(complaint) of each industry's tweets from a model fitted without that industry;
     NaN for the random tweets, which are never scored."""
@@ -148,8 +233,14 @@ def leave_domain_out(
     for industry in data.industries:
         test = np.flatnonzero(data.domains == industry)
         train = np.flatnonzero(data.domains != industry)
-        probabilities[test] = _held_out_probabilities(data, embeddings, train, test, recipe)
+        probabilities[test] = _held_out_probabilities(data, embeddings, train, test, recipe, extra)
     return probabilities
+
+
+def chat_examples(encoder: Any, cache_dir: Path | None, folder: Path = CHAT_DATA) -> Examples:
+    texts, labels = load_chat_examples(folder)
+    vectors = cached_embeddings(encoder, texts, cache_dir) if texts else np.zeros((0, 384))
+    return Examples(texts, labels, vectors)
 
 
 def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -164,16 +255,31 @@ def choose_threshold(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def train(
-    data: ComplaintSet, encoder: Any, cache_dir: Path | None = None, folds: int = FOLDS
+    data: ComplaintSet,
+    encoder: Any,
+    cache_dir: Path | None = None,
+    folds: int = FOLDS,
+    chat_data: Path | None = CHAT_DATA,
 ) -> ComplaintDetector:
-    """Fit on every tweet; the threshold comes from cross-validated predictions."""
+    """Fit on every tweet and the bot's examples (``chat_data``, None for none); the
+    threshold comes from cross-validated predictions for the tweets."""
     started = time.monotonic()
     embeddings = cached_embeddings(encoder, data.texts, cache_dir)
-    held_out = cross_validated(data, embeddings, folds)
+    extra = chat_examples(encoder, cache_dir, chat_data) if chat_data is not None else None
+    held_out = cross_validated(data, embeddings, folds, extra=extra)
     threshold = choose_threshold(data.labels, held_out)
-    words, characters, classifier = fit_parts(data.texts, data.labels, embeddings)
+    texts, labels, vectors = data.texts, data.labels, embeddings
+    if extra is not None and extra.texts:
+        texts = texts + extra.texts
+        labels = np.concatenate([labels, extra.labels])
+        vectors = np.vstack([vectors, extra.embeddings])
+    words, characters, classifier = fit_parts(texts, labels, vectors)
     meta = {
-        "trained_on": {"tweets": len(data.texts), "complaints": int(data.labels.sum())},
+        "trained_on": {
+            "tweets": len(data.texts),
+            "complaints": int(data.labels.sum()),
+            "bot_examples": len(extra.texts) if extra is not None else 0,
+        },
         "threshold": threshold,
         "threshold_rule": f"recall >= {RECALL_TARGET:g} on {folds}-fold cross-validated tweets",
         "cross_validated": detection_scores(data.labels, held_out, threshold),

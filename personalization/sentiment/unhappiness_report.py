@@ -19,6 +19,7 @@ import numpy as np
 
 from personalization.sentiment.complaint_training import (
     ComplaintSet,
+    chat_examples,
     choose_threshold,
     cross_validated,
     detection_scores,
@@ -60,12 +61,13 @@ def complaint_rows(
     data: ComplaintSet, encoder: Any, scorer: SentimentScorer, cache_dir: Path | None
 ) -> dict[str, Any]:
     embeddings = cached_embeddings(encoder, data.texts, cache_dir)
+    extra = chat_examples(encoder, cache_dir)
     vader_flags = _vader_compound(data.texts) < -VADER_NEUTRAL_BAND
     _, labels = _sentiment(scorer, data.texts, embeddings)
     negative = np.array([label == "negative" for label in labels])
-    cross = cross_validated(data, embeddings)
+    cross = cross_validated(data, embeddings, extra=extra)
     threshold = choose_threshold(data.labels, cross)
-    by_domain = leave_domain_out(data, embeddings)
+    by_domain = leave_domain_out(data, embeddings, extra=extra)
     industries = ~np.isnan(by_domain)
 
     def rows(probabilities: np.ndarray, mask: np.ndarray) -> list[dict[str, Any]]:
@@ -111,10 +113,11 @@ def tried_rows(data: ComplaintSet, encoder: Any, cache_dir: Path | None) -> list
     from personalization.sentiment.complaint_training import OURS, TRIED
 
     embeddings = cached_embeddings(encoder, data.texts, cache_dir)
+    extra = chat_examples(encoder, cache_dir)
     rows = []
     for recipe in (OURS, *TRIED):
-        cross = cross_validated(data, embeddings, recipe=recipe)
-        by_domain = leave_domain_out(data, embeddings, recipe)
+        cross = cross_validated(data, embeddings, recipe=recipe, extra=extra)
+        by_domain = leave_domain_out(data, embeddings, recipe, extra)
         industries = ~np.isnan(by_domain)
         rows.append(
             {

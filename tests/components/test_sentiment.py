@@ -50,7 +50,7 @@ def test_a_flat_complaint_is_upset_through_the_complaint_detector(
     from tests.personalization.sentiment.test_complaint_detector import small_set
 
     path = tmp_path / "complaint.joblib"
-    detector = train(small_set(), shared_encoder(), folds=2)
+    detector = train(small_set(), shared_encoder(), folds=2, chat_data=None)
     texts = ["my parcel still has not arrived", "do you sell gift cards"]
     flat_p, question_p = detector.probabilities(texts)
     assert flat_p > question_p

@@ -17,6 +17,7 @@ from personalization.sentiment.complaint_training import (
     choose_threshold,
     detection_scores,
     leave_domain_out,
+    load_chat_examples,
     load_complaints,
     train,
 )
@@ -59,7 +60,7 @@ def encoder() -> SentenceEncoder:
 
 
 def test_handles_and_links_do_not_reach_the_model() -> None:
-    assert normalise("@FC_Help see https://x.co/abc now") == "@user see http now"
+    assert normalise("@FC_Help see https://x.co/abc  now") == "see http now"
 
 
 def test_the_threshold_is_the_highest_that_keeps_the_recall_target() -> None:
@@ -74,9 +75,22 @@ def test_the_threshold_is_the_highest_that_keeps_the_recall_target() -> None:
 def test_a_trained_detector_flags_unseen_flat_complaints_and_reloads(
     encoder: SentenceEncoder, tmp_path: Path
 ) -> None:
-    detector = train(small_set(), encoder, folds=2)
+    chat = tmp_path / "data"
+    chat.mkdir()
+    (chat / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n'
+        "  - intent: ask_help\n    examples: |\n"
+        "      - what are your delivery charges\n      - how do I pay by [card](method)\n"
+        "  - intent: complain\n    examples: |\n      - this is the worst service\n"
+        "  - intent: order_status\n    examples: |\n      - where is my parcel\n"
+    )
+    assert load_chat_examples(chat) == (
+        ["what are your delivery charges", "how do I pay by card", "this is the worst service"],
+        pytest.approx(np.array([0, 0, 1])),
+    )
+    detector = train(small_set(), encoder, folds=2, chat_data=chat)
     assert 0.0 < detector.threshold < 1.0
-    assert detector.meta["trained_on"] == {"tweets": 16, "complaints": 8}
+    assert detector.meta["trained_on"] == {"tweets": 16, "complaints": 8, "bot_examples": 3}
     unseen = ["my parcel still has not arrived", "do you sell gift cards"]
     complaint, question = detector.probabilities(unseen)
     assert complaint > question
@@ -112,5 +126,5 @@ def test_the_data_set_must_be_there(tmp_path: Path) -> None:
         load_complaints(tmp_path)
     (tmp_path / "complaints").mkdir()
     (tmp_path / "complaints" / "complaints.csv").write_text("id,text,complaint,domain\n")
-    with pytest.raises(DatasetMissing, match="no labelled rows"):
+    with pytest.raises(DatasetMissing, match="both kinds"):
         load_complaints(tmp_path)
