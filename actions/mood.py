@@ -10,6 +10,7 @@ so the engine can learn from conversations. Button clicks carry no text, hence n
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -61,9 +62,12 @@ class ActionValidateSlotMappings(ValidationAction):
         try:
             # Both signals, sentiment and complaint (components/sentiment.py); a parse from a
             # model without the complaint detector carries the sentiment score alone.
-            score = max(-1.0, min(1.0, float(sentiment.get("mood_score", sentiment["score"]))))
+            score = float(sentiment.get("mood_score", sentiment["score"]))
         except (KeyError, TypeError, ValueError):
             return {}
+        if not math.isfinite(score):  # max/min would turn NaN into the happiest mood
+            return {}
+        score = max(-1.0, min(1.0, score))
         mood = mood_after(tracker, score)
         if customer_id is not None:
             # A flat complaint is recorded as the unhappy message it is.

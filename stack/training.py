@@ -138,7 +138,16 @@ class _MissingModelPlan:
             "--cache-dir",
             str(self.project / "models" / "sentiment" / "embedding-cache"),
         ]
-        subprocess.run(command, cwd=self.project, check=True, stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run(command, cwd=self.project, check=True, stdout=subprocess.DEVNULL)
+        except subprocess.CalledProcessError as exc:  # the bot runs without it; say so
+            log.warning(
+                "`personalization %s` failed (exit %s); %s",
+                self.command,
+                exc.returncode,
+                self.without,
+            )
+            return False
         return True
 
 

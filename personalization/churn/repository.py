@@ -21,7 +21,8 @@ class ChurnScores:
         model_cutoff: date,
         scored_at: datetime,
     ) -> int:
-        """Every customer's (id, risk, factors); customers no longer scored lose their row."""
+        """Every customer's (id, risk, factors); customers no longer scored lose their row,
+        and those who withheld personalization get none: a risk is profiling."""
         with self._db.cursor() as cur:
             cur.execute("DELETE FROM churn_scores")
             psycopg2.extras.execute_values(
@@ -30,7 +31,9 @@ class ChurnScores:
                    SELECT v.customer_id, v.risk, v.factors::jsonb, v.cutoff::date,
                           v.scored::timestamptz
                    FROM (VALUES %s) AS v (customer_id, risk, factors, cutoff, scored)
-                   JOIN customers c ON c.id = v.customer_id""",
+                   JOIN customers c ON c.id = v.customer_id
+                   LEFT JOIN consents k ON k.customer_id = v.customer_id
+                   WHERE coalesce(k.personalization, true)""",
                 [
                     (customer, round(float(risk), 4), json.dumps(factors), model_cutoff, scored_at)
                     for customer, risk, factors in rows

@@ -35,10 +35,13 @@ def _cmd_evaluate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
     models = default_models()
     rows = evaluate_models(data, models)
     ours = next(m for m in models if isinstance(m, HybridLightFm))
-    started = time.monotonic()
-    fit_on_every_order(db)
-    summary = report.targets(rows, time.monotonic() - started)
-    if args.readme is not None:
+    summary = None
+    if args.readme is not None:  # the README's figures include the training time
+        started = time.monotonic()
+        fit_on_every_order(db)
+        summary = report.targets(rows, time.monotonic() - started)
+        if summary is None:
+            raise CommandError("this split has no warm or no cold customers to report on")
         try:
             report.write_into(
                 args.readme, report.markdown(rows, summary, args.split_at.date().isoformat())
@@ -73,12 +76,13 @@ def _cmd_evaluate(args: argparse.Namespace, db: Database) -> dict[str, Any]:
             f"(cold customers at {blend['cold_trend_weight']:g}), chosen on the month before "
             "the split"
         )
-        print(
-            f"training on every order: {summary['training_seconds']:.1f} s; warm customers "
-            f"{summary['warm_vs_recency_als']:.2f}x the recency-weighted ALS; cold customers "
-            f"{summary['cold_ours']:.4f} against {summary['cold_trend']:.4f} for the trend"
-            + (f"; table written into {args.readme}" if args.readme else "")
-        )
+        if summary is not None:
+            print(
+                f"training on every order: {summary['training_seconds']:.1f} s; warm customers "
+                f"{summary['warm_vs_recency_als']:.2f}x the recency-weighted ALS; cold "
+                f"customers {summary['cold_ours']:.4f} against {summary['cold_trend']:.4f} for "
+                f"the trend; table written into {args.readme}"
+            )
         return {}
     return {
         "split_at": args.split_at.isoformat(),

@@ -55,5 +55,7 @@ def set_personalization(
         )
         if cur.fetchone() is not None:
             audit(cur, customer_id, "opt_in" if allowed else "opt_out", source)
+        if not allowed:  # profiling stops with the opt-out; the next refresh skips them
+            cur.execute("DELETE FROM churn_scores WHERE customer_id = %s", (customer_id,))
     if not allowed and cache is not None:
         cache.forget_customer(customer_id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,6 +99,8 @@ def retrain(
     else:
         stored = registry.metadata(current_version).get("params") or {}
         current_config = Params(**{k: v for k, v in stored.items() if k in Params().as_dict()})
+        if "similarity_weight" not in stored:  # a version from before the item-to-item blend
+            current_config = replace(current_config, similarity_weight=0.0)
         current = holdout_scores(split, HybridLightFm(params=current_config, tune=False))
         promoted, reason = judge(candidate, current, tolerance)
     decision = GateDecision(

@@ -42,9 +42,10 @@ TREND_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 # Cold customers have only features; the trend alone is the blend's limit, so it is tried too.
 COLD_TREND_WEIGHTS = (*TREND_WEIGHTS, 30.0)
 SIMILARITY_WEIGHTS = (0.0, 0.5, 1.0, 2.0)
-# The item-to-item model inverts a products × products matrix: about 2 s at 4,000 products,
-# cubic beyond. A larger catalogue goes without it.
-SIMILARITY_MAX_ITEMS = 15_000
+# The item-to-item model inverts a products × products matrix: about 2 s and 0.5 GB at
+# 4,000 products, cubic in time and square in memory beyond. A larger catalogue goes
+# without it.
+SIMILARITY_MAX_ITEMS = 8_000
 
 
 @dataclass(frozen=True)
@@ -137,8 +138,9 @@ def item_similarity(weighted: sp.csr_matrix, ridge: float, neighbours: int) -> s
     """
     gram = (weighted.T @ weighted).toarray().astype(np.float64)
     gram[np.diag_indices_from(gram)] += ridge
-    inverse = np.linalg.inv(gram)
-    weights = inverse / -np.diag(inverse)[None, :]
+    weights = np.linalg.inv(gram)
+    del gram
+    weights /= -np.diag(weights).copy()[None, :]
     np.fill_diagonal(weights, 0.0)
     keep = min(neighbours, weights.shape[0])
     if keep < weights.shape[0]:
@@ -301,11 +303,16 @@ class HybridModel:
         return [f for f in features if f in self.user_feature_names]
 
     def _feature_rows(self, users: list[int], cold: np.ndarray) -> sp.csr_matrix:
-        """Feature rows of customers; for cold ones without their (untrained) identity."""
-        rows = self.user_features[users].tolil()
-        for row in np.flatnonzero(cold):
-            rows[row, users[row]] = 0.0  # identity feature u is column u; untrained, it is noise
-        return rows.tocsr()
+        """Feature rows of customers; for cold ones only their named features, without the
+        (untrained) identity column. Identity columns are every column that is not a named
+        feature: after an erasure, row u no longer has identity column u."""
+        rows = self.user_features[users].tocsr()
+        if not cold.any():
+            return rows
+        named = np.zeros(rows.shape[1], dtype=np.float32)
+        named[list(self.user_feature_names.values())] = 1.0
+        keep = np.where(cold[:, None], named[None, :], 1.0)
+        return sp.csr_matrix(rows.multiply(keep))
 
     def _score_rows(self, rows: sp.csr_matrix) -> np.ndarray:
         vectors = rows @ self.user_embeddings

@@ -3,6 +3,7 @@ published figures are always those of the last `personalization evaluate --readm
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,15 +20,24 @@ class ReportError(ValueError):
     """The README has no place for the table."""
 
 
-def _ndcg(rows: list[dict[str, Any]], model: str, customers: str) -> float:
-    return next(r["ndcg@10"] for r in rows if r["model"] == model and r["customers"] == customers)
+def _ndcg(rows: list[dict[str, Any]], model: str, customers: str) -> float | None:
+    """The figure, or None when the split had no such customers."""
+    for r in rows:
+        if r["model"] == model and r["customers"] == customers:
+            value = float(r["ndcg@10"])
+            return value if math.isfinite(value) else None
+    return None
 
 
-def targets(rows: list[dict[str, Any]], training_seconds: float) -> dict[str, Any]:
+def targets(rows: list[dict[str, Any]], training_seconds: float) -> dict[str, Any] | None:
     """The three targets: training time, warm NDCG@10 against recency-weighted ALS, cold
-    NDCG@10 against the trend alone."""
-    warm = _ndcg(rows, OURS, "warm") / _ndcg(rows, RECENCY_ALS, "warm")
+    NDCG@10 against the trend alone; None when the split cannot tell (no warm or no cold
+    customers, or a reference that found nothing)."""
+    ours_warm, als_warm = _ndcg(rows, OURS, "warm"), _ndcg(rows, RECENCY_ALS, "warm")
     cold_ours, cold_trend = _ndcg(rows, OURS, "cold"), _ndcg(rows, TREND, "cold")
+    if ours_warm is None or not als_warm or cold_ours is None or cold_trend is None:
+        return None
+    warm = ours_warm / als_warm
     return {
         "training_seconds": round(training_seconds, 1),
         "training_within_60_s": training_seconds <= 60,

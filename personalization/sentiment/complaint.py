@@ -117,7 +117,7 @@ def load_detector(path: Path | None = None) -> ComplaintDetector | None:
     try:
         import joblib
 
-        from personalization.embeddings import EncoderUnavailable, shared_encoder
+        from personalization.embeddings import shared_encoder
 
         stored = joblib.load(path)
         detector = ComplaintDetector(
@@ -130,7 +130,7 @@ def load_detector(path: Path | None = None) -> ComplaintDetector | None:
         )
         serve_model("complaint", hashlib.sha256(path.read_bytes()).hexdigest()[:12])
         return detector
-    except (OSError, KeyError, ValueError, EOFError, EncoderUnavailable) as exc:
+    except Exception as exc:  # a truncated or foreign pickle raises anything; never the bot
         log.warning(
             "complaint model %s unusable (%s); the mood uses sentiment alone",
             path,

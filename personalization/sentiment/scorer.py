@@ -176,13 +176,13 @@ def load_scorer(path: Path | None = None) -> SentimentScorer:
     try:
         import joblib
 
-        from personalization.embeddings import EncoderUnavailable, shared_encoder
+        from personalization.embeddings import shared_encoder
 
         stored = joblib.load(path)
         scorer = TrainedScorer(stored["classifier"], shared_encoder(), meta=stored.get("meta"))
         serve_model("sentiment", hashlib.sha256(path.read_bytes()).hexdigest()[:12])
         return scorer
-    except (OSError, KeyError, ValueError, EOFError, EncoderUnavailable) as exc:
+    except Exception as exc:  # a truncated or foreign pickle raises anything; never the bot
         log.warning(
             "sentiment model %s unusable (%s); scoring with VADER and the support lexicon",
             path,

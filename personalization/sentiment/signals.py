@@ -9,6 +9,7 @@ a plainly negative message does, and an angry one keeps its full weight.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # About the score of a message the sentiment scorer labels negative, and below the mood at
@@ -26,8 +27,11 @@ class MessageMood:
 def read_message(
     sentiment_score: float, sentiment_label: str, complaint: float | None, threshold: float
 ) -> MessageMood:
-    """``complaint`` is the detector's probability, or None when there is no detector."""
-    is_complaint = complaint is not None and complaint >= threshold
+    """``complaint`` is the detector's probability, or None when there is no detector. A
+    score that is not a number reads as neutral."""
+    if not math.isfinite(sentiment_score):
+        sentiment_score = 0.0
+    is_complaint = complaint is not None and math.isfinite(complaint) and complaint >= threshold
     score = min(sentiment_score, COMPLAINT_SCORE) if is_complaint else sentiment_score
     return MessageMood(
         score=round(max(-1.0, min(1.0, score)), 4),

@@ -68,11 +68,6 @@ def seed_everything(db: Database, customer_id: str, conversation: str) -> None:
             (customer_id,),
         )
         cur.execute(
-            "INSERT INTO churn_scores (customer_id, risk, factors, model_cutoff, scored_at) "
-            "VALUES (%s, 0.7, '[]', '2011-09-11', now())",
-            (customer_id,),
-        )
-        cur.execute(
             "INSERT INTO segment_history (customer_id, segment, r_score, f_score, "
             "m_score, model_version) VALUES (%s, 'Loyal', 3, 4, 3, 'rfm-test')",
             (customer_id,),
@@ -102,6 +97,12 @@ def seed_everything(db: Database, customer_id: str, conversation: str) -> None:
                 (sender, json.dumps({"event": "user", "text": "my lamp is broken"})),
             )
     set_personalization(db, customer_id, False, "test")
+    with db.cursor() as cur:  # scored before the opt-out reached the refresh: still theirs
+        cur.execute(
+            "INSERT INTO churn_scores (customer_id, risk, factors, model_cutoff, scored_at) "
+            "VALUES (%s, 0.7, '[]', '2011-09-11', now())",
+            (customer_id,),
+        )
 
 
 def test_consent_changes_are_audited_once_each(db: Database) -> None:

@@ -122,3 +122,16 @@ def test_the_cli_explains_one_customers_score(shop: Database, database_url: str)
     missing = run_cli("churn", "explain", "nobody", database_url=database_url)
     assert missing.returncode != 0 and "no churn score for nobody" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_an_opt_out_ends_the_profiling(shop: Database) -> None:
+    from personalization.privacy import set_personalization
+
+    refresh(shop, NOW)
+    scores = ChurnScores(shop)
+    assert scores.for_customer("once-04") is not None
+    set_personalization(shop, "once-04", False, "test")
+    assert scores.for_customer("once-04") is None, "deleted with the opt-out"
+    refresh(shop, NOW)
+    assert scores.for_customer("once-04") is None, "and not scored again"
+    assert scores.for_customer("once-05") is not None

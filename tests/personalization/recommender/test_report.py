@@ -58,3 +58,10 @@ def test_a_readme_without_the_markers_is_refused_and_left_alone(tmp_path: Path) 
     with pytest.raises(report.ReportError, match="no <!-- recommender-evaluation:start -->"):
         report.write_into(readme, "table")
     assert readme.read_text() == "# Shop\n"
+
+
+def test_a_split_without_cold_customers_or_with_an_empty_reference_has_no_targets() -> None:
+    warm_only = [r for r in rows() if r["customers"] == "warm"]
+    assert report.targets(warm_only, 10.0) is None
+    empty_als = [{**r, "ndcg@10": 0.0} if r["model"] == report.RECENCY_ALS else r for r in rows()]
+    assert report.targets(empty_als, 10.0) is None

@@ -30,3 +30,8 @@ def test_below_the_threshold_or_without_a_detector_sentiment_decides() -> None:
     assert read_message(0.4, "positive", complaint=0.29, threshold=0.3).score == 0.4
     without = read_message(0.1, "neutral", complaint=None, threshold=0.3)
     assert not without.upset and without.score == 0.1
+
+
+def test_a_score_that_is_not_a_number_reads_as_neutral() -> None:
+    reading = read_message(float("nan"), "positive", complaint=float("nan"), threshold=0.3)
+    assert reading.score == 0.0 and not reading.complaint
