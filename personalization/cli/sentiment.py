@@ -99,6 +99,13 @@ def _cmd_mood_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     except DatasetMissing as exc:
         raise CommandError(str(exc)) from exc
     report = {"complaints": complaints, "tweeteval": tweeteval, "vader_sets": vader_sets}
+    report["held_out_chat"] = unhappiness_report.held_out_chat_rows(
+        complaint_training.load_complaints(args.datasets),
+        encoder,
+        scorer,
+        complaints["threshold"],
+        args.cache_dir,
+    )
     if args.tried:
         report["tried"] = unhappiness_report.tried_rows(
             complaint_training.load_complaints(args.datasets), encoder, args.cache_dir
@@ -130,6 +137,14 @@ def _print_mood_report(report: dict[str, Any]) -> None:
         + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in complaints["per_industry"].items())
         + f"; mean {complaints['mean_per_industry_macro_f1']:.3f}"
     )
+    if report["held_out_chat"]:
+        print("the bot's held-out NLU messages (tests/nlu/heldout.yml): share read as")
+        print(f"  {'intent':<24}{'messages':>9}{'complaint':>11}{'upset':>8}")
+        for row in report["held_out_chat"]:
+            print(
+                f"  {row['intent']:<24}{row['messages']:>9}{row['complaint']:>11.0%}"
+                f"{row['upset']:>8.0%}"
+            )
     tweeteval = report["tweeteval"]
     print(f"three classes, {tweeteval['held_out_tweets']} held-out tweeteval tweets")
     for row in tweeteval["rows"]:

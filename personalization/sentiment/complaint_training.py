@@ -104,24 +104,29 @@ class Examples:
     embeddings: np.ndarray
 
 
-def load_chat_examples(folder: Path = CHAT_DATA) -> tuple[list[str], np.ndarray]:
-    """The bot's NLU examples of the intents above, entity markup removed; none without
-    the folder."""
+def nlu_examples(paths: list[Path]) -> list[tuple[str, str]]:
+    """(intent, text) of every example in these Rasa NLU files, entity markup removed."""
     import yaml
 
-    texts, labels = [], []
-    for path in sorted(folder.glob("*.yml")) if folder.is_dir() else []:
+    examples = []
+    for path in paths:
         content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for block in content.get("nlu") or []:
             intent = block.get("intent") if isinstance(block, dict) else None
-            if intent not in COMPLAINT_INTENTS | PLAIN_INTENTS:
+            if not isinstance(intent, str):
                 continue
             for line in str(block.get("examples") or "").splitlines():
                 line = line.strip()
                 if line.startswith("- "):
-                    texts.append(_ANNOTATION.sub(r"\1", line[2:]).strip())
-                    labels.append(int(intent in COMPLAINT_INTENTS))
-    return texts, np.array(labels, dtype=int)
+                    examples.append((intent, _ANNOTATION.sub(r"\1", line[2:]).strip()))
+    return examples
+
+
+def load_chat_examples(folder: Path = CHAT_DATA) -> tuple[list[str], np.ndarray]:
+    """The bot's NLU examples of the intents above; none without the folder."""
+    paths = sorted(folder.glob("*.yml")) if folder.is_dir() else []
+    chosen = [(i, t) for i, t in nlu_examples(paths) if i in COMPLAINT_INTENTS | PLAIN_INTENTS]
+    return [t for _, t in chosen], np.array([int(i in COMPLAINT_INTENTS) for i, _ in chosen])
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from personalization.sentiment.complaint import design_matrix
 from personalization.sentiment.complaint_training import (
     ComplaintSet,
     chat_examples,
     choose_threshold,
     cross_validated,
     detection_scores,
+    fit_parts,
     leave_domain_out,
+    nlu_examples,
 )
 from personalization.sentiment.scorer import (
     VADER_COMPOUND,
@@ -32,6 +35,7 @@ from personalization.sentiment.scorer import (
     TrainedScorer,
     label_for,
 )
+from personalization.sentiment.signals import read_message
 from personalization.sentiment.training import (
     cached_embeddings,
     evaluate,
@@ -106,6 +110,51 @@ def complaint_rows(
             float(np.mean([s["macro_f1"] for s in per_industry.values()])), 4
         ),
     }
+
+
+HELD_OUT_CHAT = Path("tests") / "nlu" / "heldout.yml"
+
+
+def held_out_chat_rows(
+    data: ComplaintSet,
+    encoder: Any,
+    scorer: SentimentScorer,
+    threshold: float,
+    cache_dir: Path | None,
+    path: Path = HELD_OUT_CHAT,
+) -> list[dict[str, Any]]:
+    """Per intent of the bot's held-out NLU messages (never in training): the share read as
+    a complaint and as upset, by a detector fitted as `complaint-train` fits it."""
+    if not path.is_file():
+        return []
+    extra = chat_examples(encoder, cache_dir)
+    embeddings = cached_embeddings(encoder, data.texts, cache_dir)
+    words, characters, classifier = fit_parts(
+        data.texts + extra.texts,
+        np.concatenate([data.labels, extra.labels]),
+        np.vstack([embeddings, extra.embeddings]),
+    )
+    examples = nlu_examples([path])
+    texts = [t for _, t in examples]
+    vectors = encoder.encode(texts)
+    complaint = classifier.predict_proba(design_matrix(words, characters, texts, vectors))[:, 1]
+    scores, labels = _sentiment(scorer, texts, vectors)
+    rows = []
+    for intent in sorted({i for i, _ in examples}):
+        chosen = [n for n, (i, _) in enumerate(examples) if i == intent]
+        readings = [
+            read_message(float(scores[n]), labels[n], float(complaint[n]), threshold)
+            for n in chosen
+        ]
+        rows.append(
+            {
+                "intent": intent,
+                "messages": len(chosen),
+                "complaint": round(float(np.mean([r.complaint for r in readings])), 3),
+                "upset": round(float(np.mean([r.upset for r in readings])), 3),
+            }
+        )
+    return rows
 
 
 def tried_rows(data: ComplaintSet, encoder: Any, cache_dir: Path | None) -> list[dict[str, Any]]:
