@@ -24,21 +24,9 @@ from personalization.churn.features import (
 )
 
 # Features that are counts, money or days enter as log(1 + x): a tenth order says less
-# than a second one.
-_LOGGED = {
-    "recency_days",
-    "orders",
-    "spend",
-    "tenure_days",
-    "orders_last_30_days",
-    "orders_last_90_days",
-    "order_trend",
-    "mean_days_between_orders",
-    "overdue_ratio",
-    "mean_basket",
-    "categories",
-}
-_LOG_COLUMNS = np.array([name in _LOGGED for name in FEATURES])
+# than a second one. The share returned and the home-country flag are already on 0-1.
+_LINEAR = {"returned_share", "in_home_country"}
+_LOG_COLUMNS = np.array([name not in _LINEAR for name in FEATURES])
 REGULARISATION_C = 1.0
 MIN_CUSTOMERS = 20
 

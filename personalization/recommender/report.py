@@ -67,7 +67,7 @@ def markdown(rows: list[dict[str, Any]], summary: dict[str, Any], split_at: str)
     lines += [
         "",
         f"Training on every order of the import (tuning included): "
-        f"**{summary['training_seconds']:.0f} s** (target 60 s). Warm customers: "
+        f"**{summary['training_seconds']:.1f} s** (target 60 s). Warm customers: "
         f"**{summary['warm_vs_recency_als']:.2f}×** the recency-weighted ALS (target 1.2×). "
         f"Cold customers: **{summary['cold_ours']:.4f}** against {summary['cold_trend']:.4f} "
         "for the 14-day trend alone (target: at least equal).",

@@ -47,7 +47,7 @@ def test_the_table_replaces_only_the_marked_block(tmp_path: Path) -> None:
     assert content.startswith("# Shop\nbefore\n") and content.endswith(f"{report.END}\nafter\n")
     assert "old table" not in content
     assert f"| **{report.OURS}** | warm | 0.1000 | 0.0500 | 0.1250 | 0.800 | 0.200 |" in content
-    assert "**1.25×** the recency-weighted ALS" in content and "**48 s**" in content
+    assert "**1.25×** the recency-weighted ALS" in content and "**48.0 s**" in content
     report.write_into(readme, "second run")
     assert readme.read_text().count(report.START) == 1 and "second run" in readme.read_text()
 
