@@ -115,8 +115,11 @@ def test_trend_tuning_picks_a_blend_on_the_validation_month() -> None:
         best["weight"],
     )
     assert tuned.similarity_weight == best["similarity_weight"]
-    without_trend = max(r["ndcg@10"] for r in warm if r["weight"] == 0)
-    assert best["ndcg@10"] > without_trend, "the trend items are predictable only by trend"
+    grid = {(r["similarity_weight"], r["half_life_days"], r["weight"]) for r in warm}
+    assert len(grid) == len(warm) == 4 * 3 * 8, "every blend of the grid, once"
+    # The week's new purchases are the fortnight's best sellers, bought with the customer's
+    # own kind of product: recency (trend or recency-weighted neighbours) finds them.
+    assert best["ndcg@10"] >= 0.9
 
 
 def test_fitting_reports_every_epoch() -> None:
