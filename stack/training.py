@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -98,7 +99,7 @@ class TrainingPlan:
 
 
 @dataclass(frozen=True)
-class _MissingModelPlan:
+class _MissingModelPlan(ABC):
     """A model fitted once, when its file is missing, from data in SHARED_DATASETS.
 
     Without the data the bot does without the model, and the log says why.
@@ -115,8 +116,9 @@ class _MissingModelPlan:
         configured = os.environ.get(self.setting)
         return Path(configured) if configured else self.project / self.default_path
 
+    @abstractmethod
     def _check_data(self) -> None:
-        raise NotImplementedError
+        """Raise DatasetMissing when the data to fit the model is not there."""
 
     def train_if_missing(self) -> bool:
         """Return True when a model was trained now."""
